@@ -1,0 +1,112 @@
+"""The public functions that scripts, the CLI and the app rely on."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from genmodels.config import config_from_dict
+from genmodels.data import View, load_dataset
+from genmodels.io import load_model
+from genmodels.models.base import GenerativeModel
+from genmodels.registry import get_model_class, model_classes
+from genmodels.training import TrainConfig, Trainer, TrainResult
+
+
+def list_models() -> list[dict[str, Any]]:
+    """Every registered model: name, family, capabilities, presets."""
+    return [
+        {
+            "name": name,
+            "family": cls.family,
+            "capabilities": cls.capabilities(),
+            "presets": list(cls.presets),
+            "summary": (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else "",
+        }
+        for name, cls in model_classes().items()
+    ]
+
+
+def create(name: str, preset: str | None = None, **config: Any) -> GenerativeModel:
+    """A fresh model by name, from a preset ("cpu", "paper") and/or Config fields."""
+    return get_model_class(name).create(preset, **config)
+
+
+def load(folder: str | Path, *, use_ema: bool = False, map_location: str = "cpu") -> GenerativeModel:
+    """Rebuild a saved model (a model folder or a run folder) through the registry; no pickle."""
+    return load_model(folder, use_ema=use_ema, map_location=map_location)
+
+
+def default_run_dir(model: str, data: str) -> Path:
+    safe = data.replace(":", "-").replace("/", "-").strip("-")
+    return Path("runs") / f"{model}-{safe}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def train(
+    model: str,
+    data: str = "mnist",
+    *,
+    split: str = "train",
+    val_split: str | None = None,
+    preset: str | None = "cpu",
+    config: dict[str, Any] | None = None,
+    view: str | None = None,
+    pad: int = 0,
+    out: str | Path | None = None,
+    **train_options: Any,
+) -> TrainResult:
+    """Train a model by name on a data set by name; the run folder is also a loadable model folder.
+
+    `train_options` are TrainConfig fields (steps or epochs, batch_size, seed, ema_decay, ...).
+    """
+    train_config = config_from_dict(TrainConfig, train_options, context="training options")
+    train_set = load_dataset(data, split)
+    cls = get_model_class(model)
+    overrides = dict(config or {})
+    # The data decide the image shape unless the user says otherwise.
+    probe = cls(cls.make_config(preset, **overrides))  # only to ask which view it wants
+    chosen = View(view or probe.default_view().kind, pad)
+    overrides.setdefault("image_shape", chosen.image_shape(train_set.image_shape))
+    from genmodels.training.trainer import _seed_everything
+
+    _seed_everything(train_config.seed)  # the initial weights depend on the seed too
+    network = cls(cls.make_config(preset, **overrides))
+    val_set = load_dataset(data, val_split) if val_split else None
+    trainer = Trainer(
+        network,
+        train_set,
+        train_config,
+        out or default_run_dir(model, data),
+        view=chosen,
+        val_data=val_set,
+        data_spec={"name": data, "split": split, "val_split": val_split, "preset": preset},
+    )
+    return trainer.fit()
+
+
+def resume(run_dir: str | Path, **train_options: Any) -> TrainResult:
+    """Continue a run from its last checkpoint; `steps` / `epochs` may raise its budget."""
+    run_dir = Path(run_dir)
+    description = json.loads((run_dir / "train.json").read_text())
+    options = {**description["train"], **train_options}
+    if "steps" in train_options:
+        options["epochs"] = None
+    if "epochs" in train_options:
+        options["steps"] = None
+    data_spec = description["data"]
+    network = load_model(run_dir)  # config from the run; weights come from the checkpoint
+    view = View(**data_spec["view"])
+    train_set = load_dataset(data_spec["name"], data_spec["split"])
+    val_set = load_dataset(data_spec["name"], data_spec["val_split"]) if data_spec.get("val_split") else None
+    trainer = Trainer(
+        network,
+        train_set,
+        config_from_dict(TrainConfig, options, context=f"{run_dir}/train.json"),
+        run_dir,
+        view=view,
+        val_data=val_set,
+        data_spec={k: v for k, v in data_spec.items() if k != "view"},
+    )
+    return trainer.fit(resume=True)

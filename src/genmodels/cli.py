@@ -1,0 +1,270 @@
+"""The `genmodels` command. Heavy modules are imported inside the commands, so `--help` is fast."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+app = typer.Typer(
+    name="genmodels",
+    help="Train, sample and evaluate the classic deep generative models.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")]
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def _fail(message: str) -> typer.Exit:
+    from rich.console import Console
+
+    Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(code=2)
+
+
+def handles_errors(command):
+    """Known failures (bad data, bad config, bad model folder, diverged training) end with one clear line."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from genmodels.config import ConfigError
+        from genmodels.data import DataError
+        from genmodels.io import ModelFolderError
+        from genmodels.registry import UnknownModelError
+        from genmodels.training import TrainingDiverged
+
+        try:
+            return command(*args, **kwargs)
+        except (ConfigError, DataError, ModelFolderError, UnknownModelError, TrainingDiverged) as error:
+            raise _fail(str(error)) from None
+        except (FileNotFoundError, ValueError, TypeError) as error:
+            raise _fail(str(error)) from None
+
+    return wrapper
+
+
+@app.command("list")
+@handles_errors
+def list_command(as_json: JsonOption = False) -> None:
+    """The models: name, family, capabilities and presets."""
+    import genmodels
+
+    models = genmodels.list_models()
+    if as_json:
+        return _print_json({"models": models})
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("model", "family", "capabilities", "presets", "summary")
+    for m in models:
+        table.add_row(
+            m["name"], m["family"], ", ".join(m["capabilities"]), ", ".join(m["presets"]), m["summary"]
+        )
+    Console().print(table)
+
+
+@app.command()
+@handles_errors
+def train(
+    model: Annotated[str, typer.Argument(help="A model name from `genmodels list`.")],
+    data: Annotated[str, typer.Option(help="mnist, digits, idx:DIR or folder:DIR.")] = "mnist",
+    split: Annotated[str, typer.Option(help="Split to train on (mnist: train, fit, val, test).")] = "train",
+    val_split: Annotated[str | None, typer.Option(help="Split for validation and early stopping.")] = None,
+    preset: Annotated[str, typer.Option(help="Named model config: cpu, paper; 'none' for defaults.")] = "cpu",
+    steps: Annotated[int | None, typer.Option(help="Total optimisation steps.")] = None,
+    epochs: Annotated[float | None, typer.Option(help="Total epochs (instead of --steps).")] = None,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="Model config override key=value (repeatable).")
+    ] = None,
+    view: Annotated[
+        str | None, typer.Option(help="unit, static, dynamic or symmetric; default: the model's.")
+    ] = None,
+    pad: Annotated[int, typer.Option(help="Pad images by this many pixels on each side.")] = 0,
+    batch_size: Annotated[int, typer.Option()] = 128,
+    seed: Annotated[int, typer.Option()] = 0,
+    log_every: Annotated[int, typer.Option()] = 50,
+    sample_every: Annotated[int, typer.Option(help="0: only at the end.")] = 1000,
+    checkpoint_every: Annotated[int, typer.Option(help="0: only at the end.")] = 1000,
+    val_every: Annotated[int, typer.Option(help="Validate every N steps (needs --val-split).")] = 0,
+    patience: Annotated[int, typer.Option(help="Stop after N validations without improvement.")] = 0,
+    ema_decay: Annotated[float, typer.Option(help="Keep an EMA of the weights (e.g. 0.999); 0: none.")] = 0.0,
+    max_grad_norm: Annotated[float, typer.Option(help="Clip gradients to this norm; 0: no clipping.")] = 0.0,
+    mixed_precision: Annotated[str, typer.Option(help="no, fp16 or bf16.")] = "no",
+    cpu: Annotated[bool, typer.Option(help="Train on the CPU even if a GPU is present.")] = False,
+    out: Annotated[Path | None, typer.Option(help="Run folder (default runs/<model>-<data>-<time>).")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue the run in --out from its last checkpoint.")] = False,
+    progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
+    as_json: JsonOption = False,
+) -> None:
+    """Train MODEL; the run folder holds the model, checkpoints, metrics, samples and TensorBoard logs."""
+    import genmodels.api as api
+    from genmodels.config import parse_overrides
+
+    options: dict[str, Any] = {
+        "batch_size": batch_size,
+        "seed": seed,
+        "log_every": log_every,
+        "sample_every": sample_every,
+        "checkpoint_every": checkpoint_every,
+        "val_every": val_every,
+        "patience": patience,
+        "ema_decay": ema_decay,
+        "max_grad_norm": max_grad_norm,
+        "mixed_precision": mixed_precision,
+        "cpu": cpu,
+        "progress": progress and not as_json,
+    }
+    if resume:
+        if out is None:
+            raise typer.BadParameter("--resume needs --out RUN_DIR")
+        budget = {"steps": steps} if steps is not None else {"epochs": epochs} if epochs is not None else {}
+        result = api.resume(out, **budget, progress=options["progress"])
+    else:
+        if (steps is None) == (epochs is None):
+            raise _fail("give exactly one of --steps and --epochs")
+        result = api.train(
+            model,
+            data,
+            split=split,
+            val_split=val_split,
+            preset=None if preset == "none" else preset,
+            config=parse_overrides(set_ or []),
+            view=view,
+            pad=pad,
+            out=out,
+            steps=steps,
+            epochs=epochs,
+            **options,
+        )
+    summary = {
+        "run_dir": str(result.run_dir),
+        "steps": result.steps,
+        "seconds": round(result.seconds, 2),
+        "stopped_early": result.stopped_early,
+        "best_step": result.best_step,
+        "best_val": result.best_val,
+        "last_logs": result.last_logs,
+    }
+    if as_json:
+        return _print_json(summary)
+    typer.echo(f"trained {result.steps} steps in {result.seconds:.1f} s -> {result.run_dir}")
+    if result.best_step is not None:
+        typer.echo(f"best validation loss {result.best_val:.3f} at step {result.best_step} (the saved model)")
+
+
+@app.command()
+@handles_errors
+def sample(
+    run: Annotated[Path, typer.Argument(help="A run or model folder.")],
+    n: Annotated[int, typer.Option("-n", help="Number of samples.")] = 64,
+    out: Annotated[Path, typer.Option(help="PNG grid to write.")] = Path("samples.png"),
+    seed: Annotated[int, typer.Option()] = 0,
+    ema: Annotated[bool, typer.Option(help="Use the EMA weights (if the run kept them).")] = False,
+    nrow: Annotated[int | None, typer.Option(help="Images per row.")] = None,
+) -> None:
+    """Draw N samples from a trained model into a PNG grid."""
+    import torch
+
+    import genmodels
+    from genmodels.data import to_uint8
+    from genmodels.viz import save_grid
+
+    model = genmodels.load(run, use_ema=ema)
+    generator = torch.Generator().manual_seed(seed)
+    images = model.sample(n, generator=generator)
+    save_grid(to_uint8(images, model.default_view().kind), out, nrow=nrow)
+    typer.echo(f"{n} samples -> {out}")
+
+
+def _run_view(run: Path, view: str | None):
+    """The view a run trained on (train.json), unless the user names another."""
+    from genmodels.data import View
+
+    described = run / "train.json"
+    if view is not None:
+        return View(view)
+    if described.is_file():
+        return View(**json.loads(described.read_text())["data"]["view"])
+    return None
+
+
+@app.command()
+@handles_errors
+def evaluate(
+    run: Annotated[Path, typer.Argument(help="A run or model folder.")],
+    data: Annotated[str, typer.Option(help="Data set to evaluate on.")] = "mnist",
+    split: Annotated[str, typer.Option()] = "test",
+    view: Annotated[str | None, typer.Option(help="Data view; default: the one the run trained on.")] = None,
+    k: Annotated[
+        int | None, typer.Option(help="Importance samples for models whose density is a bound.")
+    ] = None,
+    batch_size: Annotated[int, typer.Option()] = 100,
+    seed: Annotated[int, typer.Option()] = 0,
+    as_json: JsonOption = False,
+) -> None:
+    """Evaluate a trained model: NLL (nats, bits/dim) where it has a density."""
+    import genmodels
+    from genmodels.evaluation import evaluate_likelihood
+
+    model = genmodels.load(run)
+    chosen = _run_view(run, view) or model.default_view()
+    if chosen.kind == "dynamic":
+        chosen = type(chosen)("static", chosen.pad)  # NLL is reported on fixed (static) binarisation
+    dataset = genmodels.load_dataset(data, split)
+    report = evaluate_likelihood(model, dataset, chosen, k=k, batch_size=batch_size, seed=seed)
+    if as_json:
+        return _print_json(report)
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("measure", "value", title=f"{model.name} on {dataset.name} ({report['view']})")
+    for key, value in report.items():
+        table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
+    Console().print(table)
+
+
+@app.command()
+@handles_errors
+def figures(
+    run: Annotated[Path, typer.Argument(help="A run or model folder.")],
+    data: Annotated[str, typer.Option(help="Images to reconstruct and encode.")] = "mnist",
+    split: Annotated[str, typer.Option()] = "test",
+    seed: Annotated[int, typer.Option()] = 0,
+    out: Annotated[Path | None, typer.Option(help="Folder for the PNGs (default RUN/figures).")] = None,
+) -> None:
+    """Pictures of a trained model: samples, and where it has a latent space, reconstructions,
+    interpolations and a 2-D latent scatter coloured by label; loss curves from its metrics."""
+    import genmodels
+    from genmodels.viz import model_figures
+
+    model = genmodels.load(run)
+    chosen = _run_view(run, None) or model.default_view()
+    written = model_figures(
+        model, genmodels.load_dataset(data, split), chosen, out or run / "figures", seed=seed
+    )
+    metrics = run / "metrics.jsonl"
+    if metrics.is_file():
+        from genmodels.viz import loss_curves
+
+        curve = loss_curves(metrics, (out or run / "figures") / "loss_curves.png")
+        written += [curve] if curve else []
+    for path in written:
+        typer.echo(str(path))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+"""Views of uint8 images that models train on, computed per batch (vectorised, deterministic).
+
+Every view maps uint8 [B, C, H, W] in 0..255 to float [B, C, H, W]:
+- `unit`: x / 255 in [0, 1] (256 levels, the input of likelihood models on grey levels);
+- `static`: 1 where the pixel is > 127, else 0 (the binarisation of every NLL target here);
+- `dynamic`: Bernoulli with the grey level / 255 as probability, drawn afresh for each batch
+  from a generator the caller seeds (so a resumed run draws the same pixels);
+- `symmetric`: x / 127.5 - 1 in [-1, 1] (the input of GANs).
+Padding (e.g. 28 -> 32) is applied to the uint8 images first, with zeros (black background).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from genmodels.data.dataset import DataError
+
+VIEWS = ("unit", "static", "dynamic", "symmetric")
+
+
+@dataclass(frozen=True)
+class View:
+    """How raw images become model inputs; saved in a run's train.json so evaluation repeats it."""
+
+    kind: str = "unit"
+    pad: int = 0
+
+    def __post_init__(self) -> None:
+        if self.kind not in VIEWS:
+            raise DataError(f"unknown data view {self.kind!r}; choose one of {', '.join(VIEWS)}")
+        if self.pad < 0:
+            raise DataError(f"padding must be >= 0, got {self.pad}")
+
+    @property
+    def binarised(self) -> bool:
+        return self.kind in ("static", "dynamic")
+
+    def describe(self) -> str:
+        names = {
+            "unit": "grey levels in [0, 1]",
+            "static": "statically binarised (pixel > 127)",
+            "dynamic": "dynamically binarised (Bernoulli of grey level)",
+            "symmetric": "grey levels in [-1, 1]",
+        }
+        return names[self.kind] + (f", padded by {self.pad}" if self.pad else "")
+
+    def image_shape(self, raw_shape: tuple[int, int, int]) -> tuple[int, int, int]:
+        c, h, w = raw_shape
+        return (c, h + 2 * self.pad, w + 2 * self.pad)
+
+    def __call__(self, images: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        if self.pad:
+            images = F.pad(images, (self.pad,) * 4)
+        if self.kind == "static":
+            return (images > 127).float()
+        unit = images.float() / 255.0
+        if self.kind == "unit":
+            return unit
+        if self.kind == "dynamic":
+            return torch.bernoulli(unit, generator=generator)
+        return unit * 2.0 - 1.0
+
+
+def to_uint8(x: Tensor, kind: str) -> Tensor:
+    """Back from a model's range to displayable uint8 (for image grids)."""
+    if kind == "symmetric":
+        x = (x + 1.0) / 2.0
+    return (x.clamp(0.0, 1.0) * 255.0).round().to(torch.uint8)

@@ -1,0 +1,166 @@
+"""The contracts every model meets (DESIGN.md section 2).
+
+A model is a `GenerativeModel` with a `Config` dataclass (saved as config.json), a list of
+`Objective`s that the one trainer optimises in order on each batch, and `sample`. What else it can
+do is said by the capability protocols it implements: `DensityModel`, `LatentModel`,
+`ConditionalModel`, `Translator`. The CLI, evaluation and app look for those, never for names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
+
+import torch
+from torch import Tensor, nn
+
+from genmodels.config import ConfigError, config_from_dict
+from genmodels.data import Batch, View
+
+Logs = dict[str, Tensor | float]
+
+
+@dataclass
+class ModelConfig:
+    """Fields every model has. Likelihood models add `levels` (2: binary pixels, 256: 8-bit)."""
+
+    image_shape: tuple[int, int, int] = (1, 28, 28)
+
+
+@dataclass(frozen=True)
+class OptimizerSpec:
+    """How one objective's parameters are optimised."""
+
+    kind: Literal["adam", "adamw", "sgd", "rmsprop"] = "adam"
+    lr: float = 1e-3
+    betas: tuple[float, float] = (0.9, 0.999)
+    weight_decay: float = 0.0
+
+    def build(self, parameters: Iterable[nn.Parameter]) -> torch.optim.Optimizer:
+        parameters = list(parameters)
+        if self.kind == "adam":
+            return torch.optim.Adam(parameters, lr=self.lr, betas=self.betas, weight_decay=self.weight_decay)
+        if self.kind == "adamw":
+            return torch.optim.AdamW(parameters, lr=self.lr, betas=self.betas, weight_decay=self.weight_decay)
+        if self.kind == "rmsprop":
+            return torch.optim.RMSprop(parameters, lr=self.lr, weight_decay=self.weight_decay)
+        return torch.optim.SGD(parameters, lr=self.lr, momentum=self.betas[0], weight_decay=self.weight_decay)
+
+
+@dataclass
+class Objective:
+    """One optimisation step of a model: its loss, the parameters it updates and their optimiser.
+
+    `loss(batch)` returns the scalar to minimise (summed over pixels, averaged over the batch) and
+    the values to log, as tensors (the trainer reads them only when it logs, to avoid a sync per step).
+    """
+
+    name: str
+    parameters: Callable[[], Iterable[nn.Parameter]]
+    loss: Callable[[Batch], tuple[Tensor, Logs]]
+    every: int = 1  # run on every k-th batch (e.g. a generator step after n_critic critic steps)
+    optimizer: OptimizerSpec = field(default_factory=OptimizerSpec)
+
+
+class GenerativeModel(nn.Module):
+    """Base of every model: a Config, objectives for the trainer, and samples."""
+
+    Config: ClassVar[type[ModelConfig]] = ModelConfig
+    name: ClassVar[str] = ""  # set by @register
+    family: ClassVar[Literal["autoregressive", "latent", "adversarial", ""]] = ""
+    presets: ClassVar[dict[str, dict[str, Any]]] = {}
+    input_range: ClassVar[Literal["unit", "symmetric"]] = "unit"  # GANs take [-1, 1]
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+
+    # -- construction -------------------------------------------------------------------------
+    @classmethod
+    def make_config(cls, preset: str | None = None, **overrides: Any) -> ModelConfig:
+        """A Config from a named preset ("cpu", "paper") with `overrides` on top."""
+        values: dict[str, Any] = {}
+        if preset is not None:
+            if preset not in cls.presets:
+                known = ", ".join(cls.presets) or "none"
+                raise ConfigError(f"model {cls.name!r} has no preset {preset!r}; presets: {known}")
+            values.update(cls.presets[preset])
+        values.update(overrides)
+        return config_from_dict(cls.Config, values, context=f"{cls.name} config")
+
+    @classmethod
+    def create(cls, preset: str | None = None, **overrides: Any) -> GenerativeModel:
+        return cls(cls.make_config(preset, **overrides))
+
+    @classmethod
+    def capabilities(cls) -> list[str]:
+        required = {
+            "density": ("log_prob",),
+            "latent": ("encode", "decode"),
+            "conditional": ("condition_kind",),
+            "translate": ("translate",),
+        }
+        return [name for name, members in required.items() if all(hasattr(cls, m) for m in members)]
+
+    # -- what the trainer and evaluation use -----------------------------------------------------
+    def objectives(self) -> list[Objective]:
+        raise NotImplementedError(f"{type(self).__name__} must define its objectives")
+
+    def sample(self, n: int, *, condition: Any = None, generator: torch.Generator | None = None) -> Tensor:
+        raise NotImplementedError(f"{type(self).__name__} must define sample")
+
+    def on_step(self, step: int) -> None:
+        """Called by the trainer before each step: schedules (growth, fade-in) are model state."""
+
+    def default_view(self) -> View:
+        """The data view this model trains on: [-1, 1] for GANs; binarised when levels = 2."""
+        if self.input_range == "symmetric":
+            return View("symmetric")
+        return View("static" if getattr(self.config, "levels", 256) == 2 else "unit")
+
+    def check_view(self, view: View) -> None:
+        """Refuse data the model's likelihood cannot score (e.g. grey levels into a Bernoulli)."""
+        levels = getattr(self.config, "levels", None)
+        if self.input_range == "symmetric" and view.kind != "symmetric":
+            raise ConfigError(f"{self.name} takes images in [-1, 1] (view 'symmetric'), not {view.kind!r}")
+        if levels == 2 and not view.binarised:
+            raise ConfigError(
+                f"{self.name} has levels=2 (binary pixels): use a binarised view, not {view.kind!r}"
+            )
+        if levels is not None and levels > 2 and view.kind != "unit":
+            raise ConfigError(f"{self.name} has levels={levels}: it needs grey levels (view 'unit')")
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+
+@runtime_checkable
+class DensityModel(Protocol):
+    """log p(x) in nats per example. Exact for autoregressive models; a bound (say so) otherwise."""
+
+    log_prob_is_exact: bool
+
+    def log_prob(self, x: Tensor, condition: Any = None) -> Tensor: ...
+
+
+@runtime_checkable
+class LatentModel(Protocol):
+    prior: Any
+
+    def encode(self, x: Tensor) -> Tensor: ...
+
+    def decode(self, z: Tensor) -> Tensor: ...
+
+
+@runtime_checkable
+class ConditionalModel(Protocol):
+    """`sample(n, condition=...)` with what `condition_kind` names: "label", "text", "patches", ..."""
+
+    condition_kind: str
+
+
+@runtime_checkable
+class Translator(Protocol):
+    def translate(self, x: Tensor, source: Any, target: Any) -> Tensor: ...

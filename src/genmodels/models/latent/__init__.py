@@ -1,0 +1,1 @@
+from genmodels.models.latent import vae  # noqa: F401  (registers the model)

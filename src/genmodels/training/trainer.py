@@ -1,0 +1,357 @@
+"""The one training loop. Every model trains here: for each batch, for each of the model's
+objectives that is due, zero that objective's optimiser, compute its loss, backward, step.
+
+Around that loop, and nothing model-specific: seeding, accelerate (device, mixed precision),
+metric logs, sample grids, an optional EMA of the weights, validation with early stopping,
+atomic checkpoints and exact resume (the batches are a function of the step, the RNG states are
+saved), and a stop with a clear message on a NaN or infinite loss.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import random
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from genmodels.config import config_to_dict
+from genmodels.data import BatchStream, ImageSet, View, ordered_batches, to_uint8
+from genmodels.io import WEIGHTS_FILE, atomic_write, save_model, save_tensors, write_json
+from genmodels.models.base import GenerativeModel
+from genmodels.training.callbacks import EMA, MetricLog, Stopwatch
+from genmodels.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from genmodels.viz import image_grid, save_image
+
+
+class TrainingDiverged(RuntimeError):
+    """A loss became NaN or infinite; the run stopped and its last good checkpoint is kept."""
+
+
+@dataclass
+class TrainConfig:
+    steps: int | None = None  # total optimisation steps (batches); or give epochs
+    epochs: float | None = None
+    batch_size: int = 128
+    seed: int = 0
+    log_every: int = 50
+    sample_every: int = 1000  # 0: only at the end
+    checkpoint_every: int = 1000  # 0: only at the end
+    val_every: int = 0  # 0: no validation
+    patience: int = 0  # early stopping after this many validations without improvement (0: never)
+    ema_decay: float = 0.0  # 0: no EMA
+    num_samples: int = 64
+    max_grad_norm: float = 0.0  # 0: no clipping
+    mixed_precision: Literal["no", "fp16", "bf16"] = "no"
+    cpu: bool = False  # train on the CPU even where an accelerator is present
+    progress: bool = True
+    tensorboard: bool = True
+
+    def total_steps(self, batches_per_epoch: int) -> int:
+        if (self.steps is None) == (self.epochs is None):
+            raise ValueError("give exactly one of steps and epochs")
+        return self.steps if self.steps is not None else math.ceil(self.epochs * batches_per_epoch)
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    steps: int
+    seconds: float
+    stopped_early: bool = False
+    best_step: int | None = None
+    best_val: float | None = None
+    last_logs: dict[str, float] = field(default_factory=dict)
+
+
+def _rng_state() -> dict[str, Any]:
+    state = {
+        "torch": torch.get_rng_state(),
+        "numpy": torch.from_numpy(np.frombuffer(np.random.get_state()[1].tobytes(), dtype=np.uint8).copy()),
+        "numpy_pos": np.random.get_state()[2],
+        "python": random.getstate()[1],
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    keys = np.frombuffer(state["numpy"].numpy().tobytes(), dtype=np.uint32)
+    np.random.set_state(("MT19937", keys, int(state["numpy_pos"]), 0, 0.0))
+    random.setstate((3, tuple(state["python"]), None))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+class Trainer:
+    """Trains `model` on `data` into `run_dir`, or resumes the run found there."""
+
+    def __init__(
+        self,
+        model: GenerativeModel,
+        data: ImageSet,
+        config: TrainConfig,
+        run_dir: str | Path,
+        *,
+        view: View | None = None,
+        val_data: ImageSet | None = None,
+        data_spec: dict[str, Any] | None = None,
+    ) -> None:
+        from accelerate import Accelerator  # imported here: the CLI's --help should not pay for it
+
+        self.config, self.run_dir = config, Path(run_dir)
+        self.view = view or model.default_view()
+        model.check_view(self.view)
+        expected = self.view.image_shape(data.image_shape)
+        if tuple(model.config.image_shape) != expected:
+            raise ValueError(
+                f"{model.name} is configured for images {tuple(model.config.image_shape)} "
+                f"but the data ({data.name}, view {self.view.kind}) gives {expected}"
+            )
+        self.accelerator = Accelerator(cpu=config.cpu, mixed_precision=config.mixed_precision)
+        self.model = model.to(self.accelerator.device)
+        self.data, self.val_data = data, val_data
+        self.data_spec = data_spec or {"name": data.name}
+        self.objectives = model.objectives()
+        self.optimizers = [
+            self.accelerator.prepare_optimizer(o.optimizer.build(o.parameters())) for o in self.objectives
+        ]
+        self.stream = BatchStream(
+            data,
+            self.view,
+            config.batch_size,
+            config.seed,
+            rank=self.accelerator.process_index,
+            world_size=self.accelerator.num_processes,
+        )
+        self.total_steps = config.total_steps(self.stream.batches_per_epoch)
+        self.ema = EMA(self.model, config.ema_decay) if config.ema_decay > 0 else None
+        self.is_main = self.accelerator.is_main_process
+
+    # -- the loop --------------------------------------------------------------------------------
+    def fit(self, *, resume: bool = False) -> TrainResult:
+        start, stopwatch, best, bad_validations = self._start(resume)
+        log = self.log
+        stopped_early, done = False, start
+        last_logs: dict[str, float] = {}
+        with self._progress() as progress:
+            task = progress.add_task(self.model.name, total=self.total_steps, completed=start, logs="")
+            self.model.train()
+            for step in range(start, self.total_steps):
+                self.model.on_step(step)
+                batch = {
+                    k: v.to(self.accelerator.device, non_blocking=True)
+                    for k, v in self.stream.batch(step).items()
+                }
+                for objective, optimizer in zip(self.objectives, self.optimizers, strict=True):
+                    if step % objective.every:
+                        continue
+                    optimizer.zero_grad(set_to_none=True)
+                    with self.accelerator.autocast():
+                        loss, logs = objective.loss(batch)
+                    if not torch.isfinite(loss):
+                        self._diverged(step, objective.name, float(loss))
+                    self.accelerator.backward(loss)
+                    if self.config.max_grad_norm > 0:
+                        self.accelerator.clip_grad_norm_(
+                            list(objective.parameters()), self.config.max_grad_norm
+                        )
+                    optimizer.step()
+                    log.accumulate(objective.name, {"loss": loss.detach(), **logs})
+                if self.ema is not None:
+                    self.ema.update(self.model)
+                done = step + 1
+                if done % self.config.log_every == 0 or done == self.total_steps:
+                    last_logs = log.pop_means()
+                    log.write(
+                        done,
+                        last_logs,
+                        epoch=round(done / self.stream.batches_per_epoch, 3),
+                        time=round(stopwatch.seconds, 2),
+                    )
+                    progress.update(task, logs=_summary(last_logs))
+                progress.update(task, completed=done)
+                if self.config.val_every and done % self.config.val_every == 0:
+                    value = self.validate()
+                    log.write(done, {"val/loss": value})
+                    if best["value"] is None or value < best["value"]:
+                        best.update(value=value, step=done)
+                        bad_validations = 0
+                        if self.is_main:
+                            save_tensors(
+                                self.run_dir / "checkpoints" / "best.safetensors", self._weights_to_keep()
+                            )
+                    else:
+                        bad_validations += 1
+                    if self.config.patience and bad_validations >= self.config.patience:
+                        stopped_early = True
+                if self.config.sample_every and done % self.config.sample_every == 0:
+                    self.write_samples(done)
+                is_last = done == self.total_steps or stopped_early
+                if is_last or (self.config.checkpoint_every and done % self.config.checkpoint_every == 0):
+                    self._checkpoint(done, stopwatch.seconds, best, bad_validations)
+                if stopped_early:
+                    break
+        self._finish(done, best)
+        return TrainResult(
+            self.run_dir, done, stopwatch.seconds, stopped_early, best["step"], best["value"], last_logs
+        )
+
+    # -- pieces of the loop ----------------------------------------------------------------------
+    def _start(self, resume: bool) -> tuple[int, Stopwatch, dict[str, Any], int]:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.log = MetricLog(self.run_dir, tensorboard=self.config.tensorboard, enabled=self.is_main)
+        best: dict[str, Any] = {"value": None, "step": None}
+        checkpoint = latest_checkpoint(self.run_dir) if resume else None
+        if resume and checkpoint is None:
+            raise FileNotFoundError(f"{self.run_dir}: no checkpoint to resume from")
+        if checkpoint is None:
+            _seed_everything(self.config.seed)
+            if self.is_main:
+                save_model(self.model, self.run_dir)  # config.json now; weights again at each checkpoint
+                write_json(self.run_dir / "train.json", self.describe())
+                (self.run_dir / "metrics.jsonl").unlink(missing_ok=True)
+            return 0, Stopwatch(), best, 0
+        weights, state, ema = load_checkpoint(checkpoint)
+        self.model.load_state_dict(weights)
+        for optimizer, saved in zip(self.optimizers, state["optimizers"], strict=True):
+            optimizer.load_state_dict(saved)
+        if self.ema is not None and ema is not None:
+            self.ema.shadow = {k: v.to(self.accelerator.device) for k, v in ema.items()}
+        _set_rng_state(state["rng"])
+        self.log.load_state(state["log"])
+        self.log.truncate_after(state["step"])
+        best.update(value=state["best_value"], step=state["best_step"])
+        if self.is_main:
+            write_json(self.run_dir / "train.json", self.describe())  # the step budget may have grown
+        return int(state["step"]), Stopwatch(float(state["seconds"])), best, int(state["bad_validations"])
+
+    def _checkpoint(self, step: int, seconds: float, best: dict[str, Any], bad_validations: int) -> None:
+        self.accelerator.wait_for_everyone()
+        if not self.is_main:
+            return
+        state = {
+            "step": step,
+            "seconds": seconds,
+            "optimizers": [o.state_dict() for o in self.optimizers],
+            "rng": _rng_state(),
+            "log": self.log.state(),
+            "best_value": best["value"],
+            "best_step": best["step"],
+            "bad_validations": bad_validations,
+        }
+        weights = self.model.state_dict()
+        ema = self.ema.shadow if self.ema is not None else None
+        save_checkpoint(self.run_dir, step, weights, state, ema=ema)
+        save_tensors(self.run_dir / WEIGHTS_FILE, weights)  # the run folder is also a model folder
+        if ema is not None:
+            save_tensors(self.run_dir / "ema.safetensors", ema)
+
+    def _finish(self, step: int, best: dict[str, Any]) -> None:
+        if self.is_main:
+            best_file = self.run_dir / "checkpoints" / "best.safetensors"
+            if best["step"] is not None and best_file.is_file():
+                # Early stopping's point: the model the run leaves is the best on validation.
+                atomic_write(self.run_dir / WEIGHTS_FILE, lambda p: shutil.copyfile(best_file, p))
+            self.write_samples(step, name="final")
+        self.log.close()
+
+    def _diverged(self, step: int, objective: str, value: float) -> None:
+        self.log.write(step, {}, event=f"{objective} loss is {value}: stopped")
+        self.log.close()
+        checkpoint = latest_checkpoint(self.run_dir)
+        kept = (
+            f"the last good checkpoint is {checkpoint}"
+            if checkpoint
+            else "no checkpoint had been written yet"
+        )
+        raise TrainingDiverged(
+            f"step {step}: the {objective!r} loss is {value}; training stopped ({kept}). "
+            "Try a lower learning rate (--set lr=...) or gradient clipping (--max-grad-norm)."
+        )
+
+    def _weights_to_keep(self) -> dict[str, torch.Tensor]:
+        return self.ema.shadow if self.ema is not None else self.model.state_dict()
+
+    @contextlib.contextmanager
+    def _evaluation_mode(self, seed: int):
+        """Eval mode, EMA weights if kept, and a private RNG stream: evaluating never changes training."""
+        was_training = self.model.training
+        self.model.eval()
+        with torch.random.fork_rng(devices=[]), torch.no_grad():
+            torch.manual_seed(seed)
+            with self.ema.applied(self.model) if self.ema is not None else contextlib.nullcontext():
+                yield
+        self.model.train(was_training)
+
+    def validate(self) -> float:
+        """The first objective's loss on the validation set, averaged over images."""
+        with self._evaluation_mode(self.config.seed + 1):
+            total, count = 0.0, 0
+            for batch in ordered_batches(self.val_data, self.view, 500, self.config.seed):
+                batch = {k: v.to(self.accelerator.device) for k, v in batch.items()}
+                loss, _ = self.objectives[0].loss(batch)
+                total, count = total + float(loss) * len(batch["x"]), count + len(batch["x"])
+        return total / count
+
+    def write_samples(self, step: int, name: str | None = None) -> None:
+        if not self.is_main or self.config.num_samples <= 0:
+            return
+        with self._evaluation_mode(self.config.seed + 2):
+            generator = torch.Generator(self.accelerator.device).manual_seed(self.config.seed)
+            images = to_uint8(
+                self.model.sample(self.config.num_samples, generator=generator).cpu(), self.view.kind
+            )
+        grid = image_grid(images, scale=2)
+        save_image(grid, self.run_dir / "samples" / f"{name or f'step_{step:07d}'}.png")
+        self.log.image("samples", grid, step)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "model": self.model.name,
+            "train": config_to_dict(self.config),
+            "total_steps": self.total_steps,
+            "data": {**self.data_spec, "view": {"kind": self.view.kind, "pad": self.view.pad}},
+            "val_data": self.val_data.name if self.val_data is not None else None,
+            "processes": self.accelerator.num_processes,
+            "device": str(self.accelerator.device),
+        }
+
+    def _progress(self):
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        return Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("left"),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[logs]}"),
+            disable=not (self.config.progress and self.is_main),
+            refresh_per_second=4,
+        )
+
+
+def _summary(logs: dict[str, float]) -> str:
+    return "  ".join(f"{k}={v:.4g}" for k, v in list(logs.items())[:4])
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
