@@ -157,7 +157,7 @@ class Trainer:
                     with self.accelerator.autocast():
                         loss, logs = objective.loss(batch)
                     if not torch.isfinite(loss):
-                        self._diverged(step, objective.name, float(loss))
+                        self._diverged(step, objective.name, float(loss.detach()))
                     self.accelerator.backward(loss)
                     if self.config.max_grad_norm > 0:
                         self.accelerator.clip_grad_norm_(

@@ -161,14 +161,16 @@ class VAE(GenerativeModel):
 
     # -- density ---------------------------------------------------------------------------------
     @torch.no_grad()
-    def log_prob(self, x: Tensor, condition: Any = None, *, k: int | None = None) -> Tensor:
+    def log_prob(
+        self, x: Tensor, condition: Any = None, *, k: int | None = None, chunk: int | None = None
+    ) -> Tensor:
         """The importance-weighted bound L_k per example; k = config.iw_samples by default, k = 1 the ELBO."""
         k = k or self.config.iw_samples
         mu, logvar = self.posterior(x)
         std = torch.exp(0.5 * logvar)
         # Keep each chunk's decoder output near 2^24 numbers so memory stays flat whatever k is.
         per_sample = len(x) * math.prod(self.likelihood.logits_shape(self.config.image_shape))
-        chunk = max(1, min(k, 2**24 // per_sample))
+        chunk = chunk or max(1, min(k, 2**24 // per_sample))
         partial = []
         for start in range(0, k, chunk):
             n = min(chunk, k - start)

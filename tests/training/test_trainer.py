@@ -1,0 +1,143 @@
+"""The one trainer: losses fall, resume is exact, divergence stops cleanly, files are what they claim."""
+
+import json
+
+import pytest
+import torch
+
+import genmodels
+from genmodels.api import resume
+from genmodels.io import load_model
+from genmodels.training import TrainingDiverged
+from genmodels.training.checkpoint import latest_checkpoint
+from tests.conftest import TINY_VAE
+
+QUIET = {"progress": False, "tensorboard": False, "num_samples": 0}
+
+
+def _train(out, **options):
+    settings = {"steps": 40, "batch_size": 50, "checkpoint_every": 10, "log_every": 10, **QUIET, **options}
+    return genmodels.train("vae", "digits", preset=None, config=TINY_VAE, out=out, **settings)
+
+
+def _rows(run):
+    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_loss_falls_with_training(tmp_path):
+    _train(tmp_path, steps=200, log_every=20, checkpoint_every=0)
+    losses = [row["elbo/loss"] for row in _rows(tmp_path) if "elbo/loss" in row]
+    assert len(losses) == 10
+    assert losses[-1] < losses[0] - 5, losses
+
+
+def test_resume_after_interruption_equals_uninterrupted_run(tmp_path, monkeypatch):
+    whole = tmp_path / "whole"
+    _train(whole, ema_decay=0.9)
+
+    broken = tmp_path / "broken"
+    from genmodels.models.latent.vae import VAE
+
+    def crash_at_step_25(self, step):
+        if step == 25:
+            raise KeyboardInterrupt("simulated kill")
+
+    monkeypatch.setattr(VAE, "on_step", crash_at_step_25)
+    with pytest.raises(KeyboardInterrupt):
+        _train(broken, ema_decay=0.9)
+    monkeypatch.undo()
+    assert latest_checkpoint(broken).name == "step_0000020"  # the last one written before the kill
+    result = resume(broken)
+    assert result.steps == 40
+
+    for weights in ("model.safetensors", "ema.safetensors"):
+        from safetensors.torch import load_file
+
+        a, b = load_file(str(whole / weights)), load_file(str(broken / weights))
+        assert a.keys() == b.keys()
+        for name in a:
+            assert torch.equal(a[name], b[name]), (weights, name)
+    # The log is the same too: rows logged after the checkpoint were not kept twice.
+    drop_time = lambda rows: [{k: v for k, v in r.items() if k != "time"} for r in rows]  # noqa: E731
+    assert drop_time(_rows(whole)) == drop_time(_rows(broken))
+
+
+def test_resume_can_extend_the_step_budget(tmp_path):
+    _train(tmp_path, steps=20)
+    result = resume(tmp_path, steps=30)
+    assert result.steps == 30
+    assert latest_checkpoint(tmp_path).name == "step_0000030"
+
+
+def test_nan_loss_stops_the_run_and_the_last_checkpoint_still_loads(tmp_path, monkeypatch):
+    from genmodels.models.latent.vae import VAE
+
+    original = VAE.negative_elbo
+
+    def poisoned(self, batch):
+        loss, logs = original(self, batch)
+        return (loss * float("nan") if self._step >= 23 else loss), logs
+
+    def remember_step(self, step):
+        self._step = step
+
+    monkeypatch.setattr(VAE, "negative_elbo", poisoned)
+    monkeypatch.setattr(VAE, "on_step", remember_step)
+    with pytest.raises(TrainingDiverged, match=r"step 23: the 'elbo' loss is nan.*step_0000020"):
+        _train(tmp_path)
+    monkeypatch.undo()
+    checkpoint = latest_checkpoint(tmp_path)
+    assert checkpoint.name == "step_0000020"
+    model = load_model(tmp_path)  # the run folder's model is the last good one
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+    assert "stopped" in _rows(tmp_path)[-1]["event"]
+    assert resume(tmp_path).steps == 40  # and training can go on from it
+
+
+def test_early_stopping_keeps_the_best_validated_weights(tmp_path):
+    result = genmodels.train(
+        "vae", "digits", split="fit", val_split="val", preset=None, config={**TINY_VAE, "lr": 3e-2},
+        out=tmp_path, steps=400, batch_size=50, val_every=10, patience=3, checkpoint_every=0, **QUIET,
+    )
+    assert result.stopped_early and result.steps < 400
+    assert result.best_step <= result.steps - 30
+    vals = [row["val/loss"] for row in _rows(tmp_path) if "val/loss" in row]
+    assert min(vals) == pytest.approx(result.best_val)
+    from safetensors.torch import load_file
+
+    saved, best = load_file(str(tmp_path / "model.safetensors")), load_file(str(tmp_path / "checkpoints/best.safetensors"))
+    assert all(torch.equal(saved[k], best[k]) for k in saved)
+
+
+def test_run_folder_holds_what_the_design_promises(tmp_path):
+    genmodels.train("vae", "digits", preset=None, config=TINY_VAE, out=tmp_path, steps=20, batch_size=50,
+                    sample_every=10, checkpoint_every=10, progress=False)
+    for name in ("config.json", "model.safetensors", "train.json", "metrics.jsonl", "samples/step_0000010.png",
+                 "samples/final.png", "checkpoints/latest"):
+        assert (tmp_path / name).exists(), name
+    assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
+    described = json.loads((tmp_path / "train.json").read_text())
+    assert described["data"]["view"] == {"kind": "static", "pad": 0} and described["train"]["seed"] == 0
+
+
+def test_samples_and_validation_do_not_disturb_training(tmp_path):
+    _train(tmp_path / "plain", steps=20)
+    genmodels.train("vae", "digits", split="train", val_split="val", preset=None, config=TINY_VAE,
+                    out=tmp_path / "busy", steps=20, batch_size=50, checkpoint_every=10, log_every=10,
+                    val_every=5, sample_every=5, num_samples=8, progress=False, tensorboard=False)
+    from safetensors.torch import load_file
+
+    a, b = load_file(str(tmp_path / "plain/model.safetensors")), load_file(str(tmp_path / "busy/model.safetensors"))
+    # The busy run ends with its best-validated weights: compare the last checkpoint instead.
+    b = load_file(str(latest_checkpoint(tmp_path / "busy") / "model.safetensors"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_data_that_does_not_fit_the_model_is_refused(tmp_path):
+    from genmodels.config import ConfigError
+
+    with pytest.raises(ValueError, match=r"configured for images \(1, 28, 28\).*\(1, 8, 8\)"):
+        genmodels.train("vae", "digits", preset=None, config={**TINY_VAE, "image_shape": (1, 28, 28)},
+                        out=tmp_path, steps=1, **QUIET)
+    with pytest.raises(ConfigError, match="levels=2.*binarised"):
+        genmodels.train("vae", "digits", preset=None, config=TINY_VAE, view="unit", out=tmp_path, steps=1, **QUIET)
