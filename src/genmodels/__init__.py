@@ -10,9 +10,30 @@ data = genmodels.load_dataset("mnist", split="test")
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
 
-from genmodels.api import create, list_models, load, train
-from genmodels.data import load_dataset
+# The API is resolved on first use, so that `genmodels --help` does not pay for importing torch.
+_API = {
+    "create": "genmodels.api",
+    "list_models": "genmodels.api",
+    "load": "genmodels.api",
+    "train": "genmodels.api",
+    "resume": "genmodels.api",
+    "load_dataset": "genmodels.data",
+}
 
-__all__ = ["__version__", "create", "list_models", "load", "load_dataset", "train"]
+if TYPE_CHECKING:
+    from genmodels.api import create, list_models, load, resume, train
+    from genmodels.data import load_dataset
+
+
+def __getattr__(name: str) -> Any:
+    if name in _API:
+        return getattr(importlib.import_module(_API[name]), name)
+    raise AttributeError(f"module 'genmodels' has no attribute {name!r}")
+
+
+__all__ = ["__version__", "create", "list_models", "load", "load_dataset", "resume", "train"]

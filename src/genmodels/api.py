@@ -59,15 +59,20 @@ def train(
 ) -> TrainResult:
     """Train a model by name on a data set by name; the run folder is also a loadable model folder.
 
-    `train_options` are TrainConfig fields (steps or epochs, batch_size, seed, ema_decay, ...).
+    `train_options` are TrainConfig fields (steps or epochs, batch_size, seed, ema_decay, ...);
+    they override the preset's recipe, which overrides TrainConfig's defaults.
     """
-    train_config = config_from_dict(TrainConfig, train_options, context="training options")
-    train_set = load_dataset(data, split)
     cls = get_model_class(model)
+    recipe = dict(cls.recipes.get(preset, {})) if preset else {}
+    recipe_view = recipe.pop("view", None)
+    if "steps" in train_options or "epochs" in train_options:
+        recipe.pop("steps", None), recipe.pop("epochs", None)
+    train_config = config_from_dict(TrainConfig, {**recipe, **train_options}, context="training options")
+    train_set = load_dataset(data, split)
     overrides = dict(config or {})
     # The data decide the image shape unless the user says otherwise.
     probe = cls(cls.make_config(preset, **overrides))  # only to ask which view it wants
-    chosen = View(view or probe.default_view().kind, pad)
+    chosen = View(view or recipe_view or probe.default_view().kind, pad)
     overrides.setdefault("image_shape", chosen.image_shape(train_set.image_shape))
     from genmodels.training.trainer import _seed_everything
 

@@ -28,7 +28,7 @@ def _print_json(data: Any) -> None:
 def _fail(message: str) -> typer.Exit:
     from rich.console import Console
 
-    Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False)
+    Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {message}", highlight=False)
     return typer.Exit(code=2)
 
 
@@ -81,7 +81,9 @@ def train(
     split: Annotated[str, typer.Option(help="Split to train on (mnist: train, fit, val, test).")] = "train",
     val_split: Annotated[str | None, typer.Option(help="Split for validation and early stopping.")] = None,
     preset: Annotated[str, typer.Option(help="Named model config: cpu, paper; 'none' for defaults.")] = "cpu",
-    steps: Annotated[int | None, typer.Option(help="Total optimisation steps.")] = None,
+    steps: Annotated[
+        int | None, typer.Option(help="Total optimisation steps (default: the preset's).")
+    ] = None,
     epochs: Annotated[float | None, typer.Option(help="Total epochs (instead of --steps).")] = None,
     set_: Annotated[
         list[str] | None, typer.Option("--set", help="Model config override key=value (repeatable).")
@@ -90,16 +92,22 @@ def train(
         str | None, typer.Option(help="unit, static, dynamic or symmetric; default: the model's.")
     ] = None,
     pad: Annotated[int, typer.Option(help="Pad images by this many pixels on each side.")] = 0,
-    batch_size: Annotated[int, typer.Option()] = 128,
-    seed: Annotated[int, typer.Option()] = 0,
-    log_every: Annotated[int, typer.Option()] = 50,
-    sample_every: Annotated[int, typer.Option(help="0: only at the end.")] = 1000,
-    checkpoint_every: Annotated[int, typer.Option(help="0: only at the end.")] = 1000,
-    val_every: Annotated[int, typer.Option(help="Validate every N steps (needs --val-split).")] = 0,
-    patience: Annotated[int, typer.Option(help="Stop after N validations without improvement.")] = 0,
-    ema_decay: Annotated[float, typer.Option(help="Keep an EMA of the weights (e.g. 0.999); 0: none.")] = 0.0,
-    max_grad_norm: Annotated[float, typer.Option(help="Clip gradients to this norm; 0: no clipping.")] = 0.0,
-    mixed_precision: Annotated[str, typer.Option(help="no, fp16 or bf16.")] = "no",
+    batch_size: Annotated[int | None, typer.Option(help="Default 128.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Default 0.")] = None,
+    log_every: Annotated[int | None, typer.Option(help="Default 50.")] = None,
+    sample_every: Annotated[int | None, typer.Option(help="0: only at the end.")] = None,
+    checkpoint_every: Annotated[int | None, typer.Option(help="0: only at the end.")] = None,
+    val_every: Annotated[int | None, typer.Option(help="Validate every N steps (needs --val-split).")] = None,
+    patience: Annotated[
+        int | None, typer.Option(help="Stop after N validations without improvement.")
+    ] = None,
+    ema_decay: Annotated[
+        float | None, typer.Option(help="Keep an EMA of the weights (e.g. 0.999); 0: none.")
+    ] = None,
+    max_grad_norm: Annotated[
+        float | None, typer.Option(help="Clip gradients to this norm; 0: no clipping.")
+    ] = None,
+    mixed_precision: Annotated[str | None, typer.Option(help="no, fp16 or bf16.")] = None,
     cpu: Annotated[bool, typer.Option(help="Train on the CPU even if a GPU is present.")] = False,
     out: Annotated[Path | None, typer.Option(help="Run folder (default runs/<model>-<data>-<time>).")] = None,
     resume: Annotated[bool, typer.Option(help="Continue the run in --out from its last checkpoint.")] = False,
@@ -110,7 +118,7 @@ def train(
     import genmodels.api as api
     from genmodels.config import parse_overrides
 
-    options: dict[str, Any] = {
+    given = {
         "batch_size": batch_size,
         "seed": seed,
         "log_every": log_every,
@@ -121,17 +129,18 @@ def train(
         "ema_decay": ema_decay,
         "max_grad_norm": max_grad_norm,
         "mixed_precision": mixed_precision,
-        "cpu": cpu,
-        "progress": progress and not as_json,
+        "steps": steps,
+        "epochs": epochs,
     }
+    # Only what the user gave: the preset's recipe, then TrainConfig's defaults, fill the rest.
+    options = {key: value for key, value in given.items() if value is not None}
+    options.update(cpu=cpu, progress=progress and not as_json)
     if resume:
         if out is None:
             raise typer.BadParameter("--resume needs --out RUN_DIR")
         budget = {"steps": steps} if steps is not None else {"epochs": epochs} if epochs is not None else {}
         result = api.resume(out, **budget, progress=options["progress"])
     else:
-        if (steps is None) == (epochs is None):
-            raise _fail("give exactly one of --steps and --epochs")
         result = api.train(
             model,
             data,
@@ -142,8 +151,6 @@ def train(
             view=view,
             pad=pad,
             out=out,
-            steps=steps,
-            epochs=epochs,
             **options,
         )
     summary = {

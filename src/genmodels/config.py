@@ -43,6 +43,9 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
             raise ConfigError(f"{where}: {value!r} is not one of {', '.join(map(repr, args))}")
         return value
     if origin in (tuple, list):
+        variadic = origin is list or (len(args) == 2 and args[1] is Ellipsis)
+        if variadic and isinstance(value, (int, float, str)) and not isinstance(value, bool):
+            value = [value]  # `--set hidden=32` means one layer of 32
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{where}: expected a list, got {value!r}")
         if origin is tuple and len(args) == 2 and args[1] is Ellipsis:

@@ -96,8 +96,19 @@ def test_nan_loss_stops_the_run_and_the_last_checkpoint_still_loads(tmp_path, mo
 
 def test_early_stopping_keeps_the_best_validated_weights(tmp_path):
     result = genmodels.train(
-        "vae", "digits", split="fit", val_split="val", preset=None, config={**TINY_VAE, "lr": 3e-2},
-        out=tmp_path, steps=400, batch_size=50, val_every=10, patience=3, checkpoint_every=0, **QUIET,
+        "vae",
+        "digits",
+        split="fit",
+        val_split="val",
+        preset=None,
+        config={**TINY_VAE, "lr": 3e-2},
+        out=tmp_path,
+        steps=400,
+        batch_size=50,
+        val_every=10,
+        patience=3,
+        checkpoint_every=0,
+        **QUIET,
     )
     assert result.stopped_early and result.steps < 400
     assert result.best_step <= result.steps - 30
@@ -105,15 +116,35 @@ def test_early_stopping_keeps_the_best_validated_weights(tmp_path):
     assert min(vals) == pytest.approx(result.best_val)
     from safetensors.torch import load_file
 
-    saved, best = load_file(str(tmp_path / "model.safetensors")), load_file(str(tmp_path / "checkpoints/best.safetensors"))
+    saved, best = (
+        load_file(str(tmp_path / "model.safetensors")),
+        load_file(str(tmp_path / "checkpoints/best.safetensors")),
+    )
     assert all(torch.equal(saved[k], best[k]) for k in saved)
 
 
 def test_run_folder_holds_what_the_design_promises(tmp_path):
-    genmodels.train("vae", "digits", preset=None, config=TINY_VAE, out=tmp_path, steps=20, batch_size=50,
-                    sample_every=10, checkpoint_every=10, progress=False)
-    for name in ("config.json", "model.safetensors", "train.json", "metrics.jsonl", "samples/step_0000010.png",
-                 "samples/final.png", "checkpoints/latest"):
+    genmodels.train(
+        "vae",
+        "digits",
+        preset=None,
+        config=TINY_VAE,
+        out=tmp_path,
+        steps=20,
+        batch_size=50,
+        sample_every=10,
+        checkpoint_every=10,
+        progress=False,
+    )
+    for name in (
+        "config.json",
+        "model.safetensors",
+        "train.json",
+        "metrics.jsonl",
+        "samples/step_0000010.png",
+        "samples/final.png",
+        "checkpoints/latest",
+    ):
         assert (tmp_path / name).exists(), name
     assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
     described = json.loads((tmp_path / "train.json").read_text())
@@ -122,12 +153,30 @@ def test_run_folder_holds_what_the_design_promises(tmp_path):
 
 def test_samples_and_validation_do_not_disturb_training(tmp_path):
     _train(tmp_path / "plain", steps=20)
-    genmodels.train("vae", "digits", split="train", val_split="val", preset=None, config=TINY_VAE,
-                    out=tmp_path / "busy", steps=20, batch_size=50, checkpoint_every=10, log_every=10,
-                    val_every=5, sample_every=5, num_samples=8, progress=False, tensorboard=False)
+    genmodels.train(
+        "vae",
+        "digits",
+        split="train",
+        val_split="val",
+        preset=None,
+        config=TINY_VAE,
+        out=tmp_path / "busy",
+        steps=20,
+        batch_size=50,
+        checkpoint_every=10,
+        log_every=10,
+        val_every=5,
+        sample_every=5,
+        num_samples=8,
+        progress=False,
+        tensorboard=False,
+    )
     from safetensors.torch import load_file
 
-    a, b = load_file(str(tmp_path / "plain/model.safetensors")), load_file(str(tmp_path / "busy/model.safetensors"))
+    a, b = (
+        load_file(str(tmp_path / "plain/model.safetensors")),
+        load_file(str(tmp_path / "busy/model.safetensors")),
+    )
     # The busy run ends with its best-validated weights: compare the last checkpoint instead.
     b = load_file(str(latest_checkpoint(tmp_path / "busy") / "model.safetensors"))
     assert all(torch.equal(a[k], b[k]) for k in a)
@@ -137,7 +186,16 @@ def test_data_that_does_not_fit_the_model_is_refused(tmp_path):
     from genmodels.config import ConfigError
 
     with pytest.raises(ValueError, match=r"configured for images \(1, 28, 28\).*\(1, 8, 8\)"):
-        genmodels.train("vae", "digits", preset=None, config={**TINY_VAE, "image_shape": (1, 28, 28)},
-                        out=tmp_path, steps=1, **QUIET)
-    with pytest.raises(ConfigError, match="levels=2.*binarised"):
-        genmodels.train("vae", "digits", preset=None, config=TINY_VAE, view="unit", out=tmp_path, steps=1, **QUIET)
+        genmodels.train(
+            "vae",
+            "digits",
+            preset=None,
+            config={**TINY_VAE, "image_shape": (1, 28, 28)},
+            out=tmp_path,
+            steps=1,
+            **QUIET,
+        )
+    with pytest.raises(ConfigError, match=r"levels=2.*binarised"):
+        genmodels.train(
+            "vae", "digits", preset=None, config=TINY_VAE, view="unit", out=tmp_path, steps=1, **QUIET
+        )

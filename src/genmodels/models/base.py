@@ -70,6 +70,9 @@ class GenerativeModel(nn.Module):
     name: ClassVar[str] = ""  # set by @register
     family: ClassVar[Literal["autoregressive", "latent", "adversarial", ""]] = ""
     presets: ClassVar[dict[str, dict[str, Any]]] = {}
+    # Training defaults that go with a preset (TrainConfig fields, and `view`); what the user
+    # passes wins. `genmodels train vae --preset cpu` alone then reproduces BENCHMARKS.md.
+    recipes: ClassVar[dict[str, dict[str, Any]]] = {}
     input_range: ClassVar[Literal["unit", "symmetric"]] = "unit"  # GANs take [-1, 1]
 
     def __init__(self, config: ModelConfig) -> None:

@@ -54,7 +54,7 @@ class TrainConfig:
 
     def total_steps(self, batches_per_epoch: int) -> int:
         if (self.steps is None) == (self.epochs is None):
-            raise ValueError("give exactly one of steps and epochs")
+            raise ValueError("give exactly one of steps and epochs (--steps / --epochs)")
         return self.steps if self.steps is not None else math.ceil(self.epochs * batches_per_epoch)
 
 

@@ -1,0 +1,43 @@
+# `make demo` and `make test` do everything on a fresh machine: set-up first, then the job.
+# Set-up is idempotent: it makes .venv, installs torch==2.13.0 first (the CPU wheel; never let a
+# resolver pick another torch), then the package with its dev extras, and does nothing next time.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.setup-done
+DEMO_RUN := runs/demo-vae
+
+.PHONY: setup demo test test-slow bench lint clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -c "import torch; assert torch.__version__.startswith('2.13.0'), torch.__version__"
+	touch $(STAMP)
+
+# The main job: the VAE's cpu preset on embedded MNIST, its pictures, and its test evaluation.
+demo: setup
+	$(BIN)/genmodels train vae --data mnist --preset cpu --out $(DEMO_RUN)
+	$(BIN)/genmodels figures $(DEMO_RUN) --data mnist --split test
+	$(BIN)/genmodels evaluate $(DEMO_RUN) --data mnist --split test --k 1000
+
+test: setup
+	$(BIN)/python -m pytest
+
+test-slow: setup
+	$(BIN)/python -m pytest -m slow
+
+bench: setup
+	$(BIN)/python benchmarks/trainer_overhead.py
+	$(BIN)/python benchmarks/vae_nll.py
+
+lint: setup
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache .ruff_cache
