@@ -269,3 +269,12 @@ def test_folder_empty_class_subfolder(tmp_path: Path) -> None:
     (tmp_path / "dog" / "notes.txt").write_text("not an image")
     with raises_naming(tmp_path / "dog", "no images"):
         load_image_folder(tmp_path)
+
+
+def test_folder_with_split_folders_but_not_the_one_asked_for(tmp_path):
+    for split in ("train", "test"):
+        (tmp_path / split).mkdir()
+        Image.fromarray(np.zeros((4, 4), dtype=np.uint8)).save(tmp_path / split / "a.png")
+    assert len(load_image_folder(tmp_path, "test")) == 1
+    with pytest.raises(DataError, match=r"split folders test, train but no 'val' folder"):
+        load_image_folder(tmp_path, "val")

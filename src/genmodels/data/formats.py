@@ -36,6 +36,7 @@ _IDX_TYPE_NAMES = {
 }
 _IDX_UBYTE = 0x08
 
+_SPLIT_NAMES = ("train", "test", "val", "valid", "validation", "fit")
 IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp")
 # Modes kept as one grey channel; every other mode (RGB, RGBA, P, LA, CMYK, ...) becomes RGB.
 _GREY_MODES = ("L", "1")
@@ -182,6 +183,12 @@ def load_image_folder(directory: str | Path, split: str | None = None) -> ImageS
     folder, name = root, f"folder:{root}"
     if split is not None and (root / split).is_dir():
         folder, name = root / split, f"folder:{root}/{split}"
+    elif split is not None:
+        # A folder laid out by split but missing the one asked for would otherwise be read whole,
+        # its split folders taken for classes.
+        split_folders = sorted(p.name for p in root.iterdir() if p.is_dir() and p.name in _SPLIT_NAMES)
+        if split_folders:
+            raise _error(root, f"has split folders {', '.join(split_folders)} but no {split!r} folder")
     files, labels, class_names = _list_images(folder)
     images = _stack_images(files)
     return ImageSet(
