@@ -4,10 +4,11 @@ The bare loop is the least a user would write: slice the next batch, binarise it
 backward, step. The trainer does the same plus everything it adds per step: the objective
 bookkeeping, the NaN check, accelerate's backward, the running means of the logged values, a
 metrics.jsonl row and TensorBoard scalars every 50 steps, the progress bar, and its final
-checkpoint and sample grid. Runs alternate (bare, trainer, bare, ...) and the median of each is
-compared, so that drift in the machine's speed falls on both.
+checkpoint and sample grid. Runs alternate (bare, trainer, bare, ...): the speed of a shared
+machine drifts by more than the effect measured, so the headline is the median over rounds of
+the ratio within each adjacent pair, with the ratio of the fastest runs beside it.
 
-    python benchmarks/trainer_overhead.py [--steps 1000] [--rounds 3] [--json]
+    python benchmarks/trainer_overhead.py [--steps 400] [--rounds 7] [--json]
 """
 
 from __future__ import annotations
@@ -50,9 +51,11 @@ def our_trainer(model, data, steps: int, batch_size: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=1000)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--steps", type=int, default=400)
+    parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -81,9 +84,10 @@ def main() -> None:
         "batch_size": args.batch_size,
         "bare_seconds": [round(t, 3) for t in bare],
         "trainer_seconds": [round(t, 3) for t in ours],
-        "overhead": statistics.median(ours) / statistics.median(bare) - 1.0,
+        "overhead": statistics.median(t / b for t, b in zip(ours, bare, strict=True)) - 1.0,
+        "overhead_fastest_runs": min(ours) / min(bare) - 1.0,
         "torch_threads": torch.get_num_threads(),
-        "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, {platform.processor() or 'cpu'}",
+        "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads",
         "date": time.strftime("%Y-%m-%d"),
     }
     if args.json:
@@ -91,7 +95,8 @@ def main() -> None:
     else:
         print(
             f"bare loop {statistics.median(bare):.2f} s, trainer {statistics.median(ours):.2f} s "
-            f"for {args.steps} steps: overhead {100 * result['overhead']:+.2f}% (target <= 3%)"
+            f"for {args.steps} steps: overhead {100 * result['overhead']:+.2f}% (median of paired ratios; "
+            f"fastest runs {100 * result['overhead_fastest_runs']:+.2f}%; target <= 3%)"
         )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -44,6 +45,19 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
         raise
 
 
+def link_or_copy(source: str | Path, target: str | Path) -> None:
+    """Make `target` the same file as `source`, atomically: a hard link, or a copy where links fail."""
+
+    def place(temporary: Path) -> None:
+        temporary.unlink()
+        try:
+            os.link(source, temporary)
+        except OSError:
+            shutil.copyfile(source, temporary)
+
+    atomic_write(target, place)
+
+
 def write_json(path: str | Path, data: Any) -> None:
     atomic_write(path, lambda p: p.write_text(json.dumps(data, indent=2) + "\n"))
 
@@ -71,6 +85,14 @@ def load_tensors(path: str | Path) -> dict[str, Tensor]:
 
 def save_model(model: GenerativeModel, folder: str | Path, *, ema: dict[str, Tensor] | None = None) -> Path:
     """Write `model` as a folder that `load_model` rebuilds through the registry."""
+    save_model_config(model, folder)
+    save_tensors(Path(folder) / WEIGHTS_FILE, model.state_dict())
+    if ema is not None:
+        save_tensors(Path(folder) / EMA_FILE, ema)
+    return Path(folder)
+
+
+def save_model_config(model: GenerativeModel, folder: str | Path) -> None:
     from genmodels import __version__
 
     folder = Path(folder)
@@ -84,10 +106,6 @@ def save_model(model: GenerativeModel, folder: str | Path, *, ema: dict[str, Ten
             "format": FORMAT_VERSION,
         },
     )
-    save_tensors(folder / WEIGHTS_FILE, model.state_dict())
-    if ema is not None:
-        save_tensors(folder / EMA_FILE, ema)
-    return folder
 
 
 def read_model_config(folder: str | Path) -> tuple[str, dict[str, Any]]:

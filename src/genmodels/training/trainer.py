@@ -22,7 +22,15 @@ import torch
 
 from genmodels.config import config_to_dict
 from genmodels.data import BatchStream, ImageSet, View, ordered_batches, to_uint8
-from genmodels.io import WEIGHTS_FILE, atomic_write, save_model, save_tensors, write_json
+from genmodels.io import (
+    EMA_FILE,
+    WEIGHTS_FILE,
+    atomic_write,
+    link_or_copy,
+    save_model_config,
+    save_tensors,
+    write_json,
+)
 from genmodels.models.base import GenerativeModel
 from genmodels.training.callbacks import EMA, MetricLog, Stopwatch
 from genmodels.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
@@ -134,6 +142,7 @@ class Trainer:
         self.total_steps = config.total_steps(self.stream.batches_per_epoch)
         self.ema = EMA(self.model, config.ema_decay) if config.ema_decay > 0 else None
         self.is_main = self.accelerator.is_main_process
+        self._progress_every = max(1, self.total_steps // 500)  # the bar moves in 0.2% steps
 
     # -- the loop --------------------------------------------------------------------------------
     def fit(self, *, resume: bool = False) -> TrainResult:
@@ -177,7 +186,8 @@ class Trainer:
                         time=round(stopwatch.seconds, 2),
                     )
                     progress.update(task, logs=_summary(last_logs))
-                progress.update(task, completed=done)
+                if done % self._progress_every == 0 or done == self.total_steps:
+                    progress.update(task, completed=done)
                 if self.config.val_every and done % self.config.val_every == 0:
                     value = self.validate()
                     log.write(done, {"val/loss": value})
@@ -215,7 +225,7 @@ class Trainer:
         if checkpoint is None:
             _seed_everything(self.config.seed)
             if self.is_main:
-                save_model(self.model, self.run_dir)  # config.json now; weights again at each checkpoint
+                save_model_config(self.model, self.run_dir)  # the weights come with each checkpoint
                 write_json(self.run_dir / "train.json", self.describe())
                 (self.run_dir / "metrics.jsonl").unlink(missing_ok=True)
             return 0, Stopwatch(), best, 0
@@ -247,12 +257,11 @@ class Trainer:
             "best_step": best["step"],
             "bad_validations": bad_validations,
         }
-        weights = self.model.state_dict()
         ema = self.ema.shadow if self.ema is not None else None
-        save_checkpoint(self.run_dir, step, weights, state, ema=ema)
-        save_tensors(self.run_dir / WEIGHTS_FILE, weights)  # the run folder is also a model folder
-        if ema is not None:
-            save_tensors(self.run_dir / "ema.safetensors", ema)
+        folder = save_checkpoint(self.run_dir, step, self.model.state_dict(), state, ema=ema)
+        # The run folder is also a model folder: its weights are the latest checkpoint's (linked, not copied).
+        for name in (WEIGHTS_FILE, EMA_FILE) if ema is not None else (WEIGHTS_FILE,):
+            link_or_copy(folder / name, self.run_dir / name)
 
     def _finish(self, step: int, best: dict[str, Any]) -> None:
         if self.is_main:
@@ -325,6 +334,7 @@ class Trainer:
         }
 
     def _progress(self):
+        from rich.console import Console
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
@@ -342,6 +352,7 @@ class Trainer:
             TextColumn("left"),
             TimeRemainingColumn(),
             TextColumn("{task.fields[logs]}"),
+            console=Console(stderr=True),  # stdout is for results (--json)
             disable=not (self.config.progress and self.is_main),
             refresh_per_second=4,
         )

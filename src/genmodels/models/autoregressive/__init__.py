@@ -1,0 +1,3 @@
+"""The explicit autoregressive models; importing this package registers them."""
+
+from genmodels.models.autoregressive import fvsbn, independent, markov  # noqa: F401

@@ -1,0 +1,97 @@
+"""Building blocks shared by several models.
+
+Masks are applied out of place (`F.linear(x, W * mask)`), never by overwriting weights: the
+optimiser then cannot leak gradient into a masked connection, and a saved model holds its true
+weights.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+class MaskedLinear(nn.Linear):
+    """y = x (W ⊙ M)ᵀ + b with a fixed 0/1 mask M [out, in] (a buffer, saved with the model)."""
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True) -> None:
+        super().__init__(in_features, out_features, bias)
+        self.register_buffer("mask", torch.ones(out_features, in_features))
+
+    def set_mask(self, mask: Tensor) -> None:
+        self.mask.copy_(mask.to(self.mask.dtype))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.linear(x, self.weight * self.mask, self.bias)
+
+
+def colour_groups(channels: int, colours: int) -> Tensor:
+    """The colour (0 = R, 1 = G, 2 = B) each of `channels` feature maps belongs to: contiguous blocks."""
+    if channels % colours:
+        raise ValueError(f"{channels} feature maps cannot be split evenly over {colours} colour channels")
+    return torch.arange(channels) * colours // channels
+
+
+def causal_conv_mask(
+    out_channels: int, in_channels: int, kernel: tuple[int, int], mask_type: str, colours: int = 1
+) -> Tensor:
+    """The PixelCNN mask [out, in, kh, kw]: every row above the centre, the pixels left of it in the
+    centre row, and at the centre itself only earlier colours (mask "A") or earlier and the same
+    colour (mask "B"), where R comes before G before B."""
+    if mask_type not in ("A", "B"):
+        raise ValueError(f"mask type must be 'A' or 'B', got {mask_type!r}")
+    kh, kw = kernel
+    mask = torch.zeros(out_channels, in_channels, kh, kw)
+    mask[:, :, : kh // 2] = 1
+    mask[:, :, kh // 2, : kw // 2] = 1
+    out_colour = colour_groups(out_channels, colours).view(-1, 1)
+    in_colour = colour_groups(in_channels, colours).view(1, -1)
+    allowed = in_colour < out_colour if mask_type == "A" else in_colour <= out_colour
+    mask[:, :, kh // 2, kw // 2] = allowed.float()
+    return mask
+
+
+class MaskedConv2d(nn.Conv2d):
+    """A convolution that sees only the causal past of each pixel (see `causal_conv_mask`).
+
+    'Same' padding, so the output has the input's size.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | tuple[int, int],
+        mask_type: str,
+        colours: int = 1,
+        bias: bool = True,
+    ) -> None:
+        kernel = (kernel_size, kernel_size) if isinstance(kernel_size, int) else tuple(kernel_size)
+        super().__init__(
+            in_channels, out_channels, kernel, padding=(kernel[0] // 2, kernel[1] // 2), bias=bias
+        )
+        self.register_buffer("mask", causal_conv_mask(out_channels, in_channels, kernel, mask_type, colours))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self._conv_forward(x, self.weight * self.mask, self.bias)
+
+
+class ClassBias(nn.Module):
+    """The one conditioning mechanism of the explicit models: a learned bias per class, added to a
+    layer's pre-activation (h = W x + b + V[y]), broadcast over space for feature maps.
+    With 0 classes it is the identity, so unconditional models pay nothing."""
+
+    def __init__(self, num_classes: int, features: int) -> None:
+        super().__init__()
+        self.embedding = nn.Embedding(num_classes, features) if num_classes > 0 else None
+        if self.embedding is not None:
+            nn.init.zeros_(self.embedding.weight)  # starts as the unconditional model
+
+    def forward(self, h: Tensor, y: Tensor | None) -> Tensor:
+        if self.embedding is None:
+            return h
+        if y is None:
+            raise ValueError("this model is class-conditional: give the labels (condition=y)")
+        bias = self.embedding(y)
+        return h + bias.view(*bias.shape, *([1] * (h.dim() - 2)))
