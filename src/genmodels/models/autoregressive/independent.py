@@ -31,6 +31,7 @@ class IndependentPixels(AutoregressiveModel):
     """Independent pixels: p(x) = Π_i p(x_i), n parameters for n binary pixels."""
 
     Config = IndependentConfig
+    has_full_context = False  # no pixel reads any other
     presets: ClassVar[dict[str, dict[str, Any]]] = {"cpu": {}, "paper": {}}
     recipes: ClassVar[dict[str, dict[str, Any]]] = {"cpu": {"steps": 1000, "batch_size": 100}}
 
