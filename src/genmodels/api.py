@@ -54,6 +54,7 @@ def train(
     config: dict[str, Any] | None = None,
     view: str | None = None,
     pad: int = 0,
+    perturb: float = 0.0,
     out: str | Path | None = None,
     **train_options: Any,
 ) -> TrainResult:
@@ -72,7 +73,7 @@ def train(
     overrides = dict(config or {})
     # The data decide the image shape unless the user says otherwise.
     probe = cls(cls.make_config(preset, **overrides))  # only to ask which view it wants
-    chosen = View(view or recipe_view or probe.default_view().kind, pad)
+    chosen = View(view or recipe_view or probe.default_view().kind, pad, perturb)
     overrides.setdefault("image_shape", chosen.image_shape(train_set.image_shape))
     from genmodels.training.trainer import _seed_everything
 

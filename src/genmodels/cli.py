@@ -92,6 +92,9 @@ def train(
         str | None, typer.Option(help="unit, static, dynamic or symmetric; default: the model's.")
     ] = None,
     pad: Annotated[int, typer.Option(help="Pad images by this many pixels on each side.")] = 0,
+    perturb: Annotated[
+        float, typer.Option(help="Replace this share of pixels by noise (a background model for `detect`).")
+    ] = 0.0,
     batch_size: Annotated[int | None, typer.Option(help="Default 128.")] = None,
     seed: Annotated[int | None, typer.Option(help="Default 0.")] = None,
     log_every: Annotated[int | None, typer.Option(help="Default 50.")] = None,
@@ -150,6 +153,7 @@ def train(
             config=parse_overrides(set_ or []),
             view=view,
             pad=pad,
+            perturb=perturb,
             out=out,
             **options,
         )
@@ -193,16 +197,17 @@ def sample(
     typer.echo(f"{n} samples -> {out}")
 
 
-def _run_view(run: Path, view: str | None):
-    """The view a run trained on (train.json), unless the user names another."""
-    from genmodels.data import View
+def _evaluation_view(run: Path, view: str | None, model: Any):
+    """The view scores are reported on: the user's, else the run's training view made fixed
+    (dynamic binarisation becomes static, perturbation is dropped), else the model's default."""
+    from genmodels.data import View, evaluation_view
 
-    described = run / "train.json"
     if view is not None:
         return View(view)
+    described = run / "train.json"
     if described.is_file():
-        return View(**json.loads(described.read_text())["data"]["view"])
-    return None
+        return evaluation_view(View(**json.loads(described.read_text())["data"]["view"]))
+    return model.default_view()
 
 
 @app.command()
@@ -224,19 +229,18 @@ def evaluate(
     from genmodels.evaluation import evaluate_likelihood
 
     model = genmodels.load(run)
-    chosen = _run_view(run, view) or model.default_view()
-    if chosen.kind == "dynamic":
-        chosen = type(chosen)("static", chosen.pad)  # NLL is reported on fixed (static) binarisation
+    chosen = _evaluation_view(run, view, model)
     dataset = genmodels.load_dataset(data, split)
     report = evaluate_likelihood(model, dataset, chosen, k=k, batch_size=batch_size, seed=seed)
     if as_json:
         return _print_json(report)
     from rich.console import Console
+    from rich.markup import escape  # data names like mnist[invert] are not markup
     from rich.table import Table
 
-    table = Table("measure", "value", title=f"{model.name} on {dataset.name} ({report['view']})")
+    table = Table("measure", "value", title=escape(f"{model.name} on {dataset.name} ({report['view']})"))
     for key, value in report.items():
-        table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
+        table.add_row(key, f"{value:.4f}" if isinstance(value, float) else escape(str(value)))
     Console().print(table)
 
 
@@ -255,7 +259,7 @@ def figures(
     from genmodels.viz import model_figures
 
     model = genmodels.load(run)
-    chosen = _run_view(run, None) or model.default_view()
+    chosen = _evaluation_view(run, None, model)
     written = model_figures(
         model, genmodels.load_dataset(data, split), chosen, out or run / "figures", seed=seed
     )
@@ -267,6 +271,126 @@ def figures(
         written += [curve] if curve else []
     for path in written:
         typer.echo(str(path))
+
+
+@app.command()
+@handles_errors
+def score(
+    run: Annotated[Path, typer.Argument(help="A run or model folder with a density.")],
+    data: Annotated[str, typer.Option(help="Images to score.")] = "mnist",
+    split: Annotated[str, typer.Option()] = "test",
+    out: Annotated[Path, typer.Option(help="CSV to write: index, label, nll_nats, bits_per_dim.")] = Path(
+        "scores.csv"
+    ),
+    view: Annotated[str | None, typer.Option(help="Data view; default: the run's, made fixed.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Per-image negative log-likelihood (nats) and bits/dim, written as CSV."""
+    import csv
+    import math
+
+    import genmodels
+    from genmodels.evaluation import per_image_log_prob
+
+    model = genmodels.load(run)
+    chosen = _evaluation_view(run, view, model)
+    dataset = genmodels.load_dataset(data, split)
+    nll = -per_image_log_prob(model, dataset, chosen)
+    dims = math.prod(chosen.image_shape(dataset.image_shape))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["index", "label", "nll_nats", "bits_per_dim"])
+        for i, value in enumerate(nll.tolist()):
+            label = "" if dataset.labels is None else int(dataset.labels[i])
+            writer.writerow([i, label, f"{value:.6f}", f"{value / (dims * math.log(2)):.6f}"])
+    summary = {"data": dataset.name, "n": len(dataset), "view": chosen.describe(), "csv": str(out)}
+    summary.update(mean_nll_nats=float(nll.mean()), exact=bool(model.log_prob_is_exact))
+    if as_json:
+        return _print_json(summary)
+    typer.echo(f"{len(dataset)} scores -> {out} (mean NLL {float(nll.mean()):.3f} nats, {chosen.describe()})")
+
+
+@app.command()
+@handles_errors
+def detect(
+    run: Annotated[Path, typer.Argument(help="A run or model folder with a density (trained on --in-data).")],
+    in_data: Annotated[str, typer.Option(help="In-distribution images.")] = "mnist",
+    out_data: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Out-of-distribution set(s), e.g. 'mnist[classes=9]', 'mnist[invert]', noise, photos."
+        ),
+    ] = None,
+    split: Annotated[str, typer.Option()] = "test",
+    background: Annotated[
+        Path | None, typer.Option(help="Background model trained with --perturb, for the likelihood ratio.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Anomaly detection: AUROC / AUPRC of raw NLL, likelihood ratio and complexity-corrected NLL."""
+    import genmodels
+    from genmodels.evaluation.anomaly import detection_report
+
+    model = genmodels.load(run)
+    chosen = _evaluation_view(run, None, model)
+    outs = [
+        genmodels.load_dataset(name, split) for name in (out_data or ["mnist[invert]", "noise", "photos"])
+    ]
+    bg = genmodels.load(background) if background is not None else None
+    report = detection_report(model, genmodels.load_dataset(in_data, split), outs, chosen, bg)
+    if as_json:
+        return _print_json(report)
+    from rich.console import Console
+    from rich.markup import escape  # data names like mnist[invert] are not markup
+    from rich.table import Table
+
+    scores = ["nll", "likelihood_ratio", "complexity"] if bg is not None else ["nll", "complexity"]
+    title = f"in: {escape(report['in_data'])}"
+    table = Table("out-of-distribution set", *(f"{s} AUROC / AUPRC" for s in scores), title=title)
+    for row in report["results"]:
+        table.add_row(
+            escape(row["out_data"]), *(f"{row[s]['auroc']:.3f} / {row[s]['auprc']:.3f}" for s in scores)
+        )
+    console = Console()
+    console.print(table)
+    for row in report["results"]:
+        if "warning" in row:
+            console.print(f"[yellow]warning:[/] {escape(row['warning'])}")
+    if bg is None:
+        console.print("no --background model: the likelihood-ratio score is left out")
+
+
+@app.command()
+@handles_errors
+def classify(
+    run: Annotated[Path, typer.Argument(help="A class-conditional density model (num_classes > 0).")],
+    data: Annotated[str, typer.Option()] = "mnist",
+    split: Annotated[str, typer.Option()] = "test",
+    as_json: JsonOption = False,
+) -> None:
+    """Bayes classifier: argmax_y log p(x | y) + log p(y), with p(y) from the training labels."""
+    import torch
+
+    import genmodels
+    from genmodels.evaluation.classify import bayes_classify
+
+    model = genmodels.load(run)
+    chosen = _evaluation_view(run, None, model)
+    prior = None
+    described = run / "train.json"
+    if described.is_file():
+        spec = json.loads(described.read_text())["data"]
+        labels = genmodels.load_dataset(spec["name"], spec["split"]).labels
+        if labels is not None:
+            prior = torch.bincount(labels, minlength=model.config.num_classes).float()
+            prior = prior / prior.sum()
+    report = bayes_classify(model, genmodels.load_dataset(data, split), chosen, prior)
+    if as_json:
+        return _print_json(report)
+    typer.echo(
+        f"Bayes classifier accuracy on {report['data']}: {report['accuracy']:.4f} ({report['n']} images)"
+    )
 
 
 def main() -> None:

@@ -152,7 +152,13 @@ def test_class_conditional_model_uses_its_label(name):
             model.log_prob(images, torch.zeros(64, dtype=torch.long)),
             model.log_prob(images, torch.ones(64, dtype=torch.long)),
         )
+        marginal = model.log_prob(images)  # no labels: log p(x) = logsumexp_y log p(x|y) − log K
+        expected = torch.logsumexp(
+            torch.stack([model.log_prob(images, torch.full((64,), k)) for k in range(3)]), 0
+        ) - math.log(3)
     assert not torch.allclose(a, b)
-    with pytest.raises(ValueError, match="class-conditional"):
-        model.log_prob(images)
+    torch.testing.assert_close(marginal, expected)
+    assert abs(torch.logsumexp(marginal, 0).exp().item() - 1.0) < 1e-5
     assert model.sample(4, condition=torch.tensor(2)).shape == (4, 1, 2, 3)
+    with pytest.raises(ValueError, match=r"labels must be 4 integers in \[0, 3\)"):
+        model.sample(4, condition=torch.tensor([0, 1, 2, 3]))

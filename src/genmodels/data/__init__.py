@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from genmodels.data.batches import Batch, BatchStream, ordered_batches
 from genmodels.data.dataset import DataError, ImageSet
-from genmodels.data.transforms import View, to_uint8
+from genmodels.data.transforms import View, evaluation_view, to_uint8
 
 __all__ = [
     "Batch",
@@ -21,6 +21,7 @@ __all__ = [
     "ImageSet",
     "View",
     "dataset_names",
+    "evaluation_view",
     "load_dataset",
     "ordered_batches",
     "to_uint8",
@@ -40,11 +41,23 @@ def _formats() -> dict[str, Callable[[str, str], ImageSet]]:
 
 
 def dataset_names() -> list[str]:
-    return [*_embedded(), *(f"{prefix}:DIR" for prefix in _formats())]
+    return [*_embedded(), "noise", "photos", *(f"{prefix}:DIR" for prefix in _formats()), "NAME[options]"]
 
 
 def load_dataset(name: str, split: str = "train") -> ImageSet:
-    """Load a data set by name (`mnist`, `digits`) or by `format:PATH` (`idx:DIR`, `folder:DIR`)."""
+    """Load a data set by name (`mnist`, `digits`, `noise`, `photos`), by `format:PATH` (`idx:DIR`,
+    `folder:DIR`), or a derived view of either: `mnist[classes=0-8]`, `mnist[invert]` (see `derived`)."""
+    from genmodels.data.derived import apply_options, load_noise, load_photos, parse_spec
+
+    base, options = parse_spec(name)
+    generated = {"noise": load_noise, "photos": load_photos}
+    if base in generated:
+        return generated[base](options, split)
+    data = _load_base(base, split)
+    return apply_options(data, options, name) if options else data
+
+
+def _load_base(name: str, split: str) -> ImageSet:
     prefix, _, path = name.partition(":")
     if path:
         formats = _formats()

@@ -1,7 +1,8 @@
 """Mini-batches drawn from an in-memory ImageSet, as dicts {"x": view of the images, "y": labels}.
 
 The order is a pure function of (seed, step): epoch e is shuffled by a generator seeded with
-(seed, e), and a dynamic binarisation of step s draws from a generator seeded with (seed, s). So a
+(seed, e), and a random view (dynamic binarisation, perturbation) of step s draws from a generator
+seeded with (seed, s). So a
 run resumed at step s sees exactly the batches an uninterrupted run would have seen, with no
 iterator state to save. Slicing one tensor is also far cheaper than collating items one by one,
 which matters for the small models this library trains on CPUs.
@@ -67,7 +68,7 @@ class BatchStream:
         epoch, position = divmod(step, self.batches_per_epoch)
         start = position * self.batch_size
         index = self._permutation(epoch)[start : start + self.batch_size][self.rank :: self.world_size]
-        generator = _generator(self.seed, 1_000_000_007, step) if self.view.kind == "dynamic" else None
+        generator = _generator(self.seed, 1_000_000_007, step) if self.view.stochastic else None
         return make_batch(self.data, index, self.view, generator)
 
     def __call__(self, start: int, stop: int) -> Iterator[Batch]:
@@ -77,6 +78,6 @@ class BatchStream:
 
 def ordered_batches(data: ImageSet, view: View, batch_size: int, seed: int = 0) -> Iterator[Batch]:
     """Every image once, in order (for evaluation); a dynamic view draws from a seeded generator."""
-    generator = _generator(seed, 2_000_000_011) if view.kind == "dynamic" else None
+    generator = _generator(seed, 2_000_000_011) if view.stochastic else None
     for start in range(0, len(data), batch_size):
         yield make_batch(data, torch.arange(start, min(start + batch_size, len(data))), view, generator)

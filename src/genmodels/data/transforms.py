@@ -28,12 +28,22 @@ class View:
 
     kind: str = "unit"
     pad: int = 0
+    # Replace each pixel, with this probability, by a uniform random grey level before the view is
+    # taken: the perturbed inputs of the background model in Ren et al. (2019)'s likelihood ratio.
+    perturb: float = 0.0
 
     def __post_init__(self) -> None:
         if self.kind not in VIEWS:
             raise DataError(f"unknown data view {self.kind!r}; choose one of {', '.join(VIEWS)}")
         if self.pad < 0:
             raise DataError(f"padding must be >= 0, got {self.pad}")
+        if not 0.0 <= self.perturb < 1.0:
+            raise DataError(f"perturb must be in [0, 1), got {self.perturb}")
+
+    @property
+    def stochastic(self) -> bool:
+        """Whether the view draws random numbers (it then takes a seeded generator)."""
+        return self.kind == "dynamic" or self.perturb > 0
 
     @property
     def binarised(self) -> bool:
@@ -46,13 +56,18 @@ class View:
             "dynamic": "dynamically binarised (Bernoulli of grey level)",
             "symmetric": "grey levels in [-1, 1]",
         }
-        return names[self.kind] + (f", padded by {self.pad}" if self.pad else "")
+        perturbed = f", {self.perturb:.0%} of pixels replaced by noise" if self.perturb else ""
+        return names[self.kind] + (f", padded by {self.pad}" if self.pad else "") + perturbed
 
     def image_shape(self, raw_shape: tuple[int, int, int]) -> tuple[int, int, int]:
         c, h, w = raw_shape
         return (c, h + 2 * self.pad, w + 2 * self.pad)
 
     def __call__(self, images: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        if self.perturb:
+            replace = torch.rand(images.shape, generator=generator) < self.perturb
+            noise = torch.randint(0, 256, images.shape, generator=generator, dtype=torch.uint8)
+            images = torch.where(replace, noise, images)
         if self.pad:
             images = F.pad(images, (self.pad,) * 4)
         if self.kind == "static":
@@ -63,6 +78,11 @@ class View:
         if self.kind == "dynamic":
             return torch.bernoulli(unit, generator=generator)
         return unit * 2.0 - 1.0
+
+
+def evaluation_view(view: View) -> View:
+    """The fixed view that scores are reported on: static for binarised models, never perturbed."""
+    return View("static" if view.kind == "dynamic" else view.kind, view.pad)
 
 
 def to_uint8(x: Tensor, kind: str) -> Tensor:

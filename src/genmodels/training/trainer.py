@@ -10,6 +10,7 @@ saved), and a stop with a clear message on a NaN or infinite loss.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import random
 import shutil
@@ -327,7 +328,7 @@ class Trainer:
             "model": self.model.name,
             "train": config_to_dict(self.config),
             "total_steps": self.total_steps,
-            "data": {**self.data_spec, "view": {"kind": self.view.kind, "pad": self.view.pad}},
+            "data": {**self.data_spec, "view": dataclasses.asdict(self.view)},
             "val_data": self.val_data.name if self.val_data is not None else None,
             "processes": self.accelerator.num_processes,
             "device": str(self.accelerator.device),

@@ -77,7 +77,14 @@ class AutoregressiveModel(GenerativeModel):
 
     # -- density -------------------------------------------------------------------------------------
     def log_prob(self, x: Tensor, condition: Any = None) -> Tensor:
-        """Exact log p(x | y) in nats per image."""
+        """Exact log p(x | y) in nats per image; for a class-conditional model given no labels, the
+        marginal log p(x) = logsumexp_y log p(x | y) − log K under a uniform class prior."""
+        if self.config.num_classes and condition is None:
+            per_class = [
+                self.log_prob(x, torch.full((len(x),), k, device=x.device))
+                for k in range(self.config.num_classes)
+            ]
+            return torch.logsumexp(torch.stack(per_class), 0) - math.log(self.config.num_classes)
         return self.likelihood.log_prob(self.logits(x, self._labels(condition, len(x))), x)
 
     def negative_log_likelihood(self, batch: dict[str, Tensor]) -> tuple[Tensor, Logs]:
@@ -139,9 +146,14 @@ class AutoregressiveModel(GenerativeModel):
             raise ValueError(f"labels must be {n} integers in [0, {self.config.num_classes})")
         return labels
 
-    def _start(self, n: int, condition: Any) -> tuple[Tensor, Tensor, Tensor | None]:
-        """The canvas to fill, the mask of entries already known, and the labels."""
+    def _start(
+        self, n: int, condition: Any, generator: torch.Generator | None = None
+    ) -> tuple[Tensor, Tensor, Tensor | None]:
+        """The canvas to fill, the mask of entries already known, and the labels (drawn uniformly
+        for a class-conditional model asked for unconditional samples, matching the marginal log_prob)."""
         shape = (n, *self.config.image_shape)
+        if self.config.num_classes and condition is None:
+            condition = torch.randint(self.config.num_classes, (n,), generator=generator, device=self.device)
         if isinstance(condition, Completion):
             if tuple(condition.image.shape) != shape:
                 raise ValueError(
@@ -161,7 +173,7 @@ class AutoregressiveModel(GenerativeModel):
     ) -> Tensor:
         """The reference sampler: one full forward pass per pixel and channel, in the model's order.
         Exactly one draw from the generator per position, so faster samplers can match it."""
-        x, known, y = self._start(n, condition)
+        x, known, y = self._start(n, condition, generator)
         for channel, row, column in self.generation_order():
             missing = ~known[:, channel, row, column]
             if not missing.any():

@@ -50,5 +50,5 @@ class IndependentPixels(AutoregressiveModel):
 
     def sample(self, n: int, *, condition: Any = None, generator: torch.Generator | None = None) -> Tensor:
         # No pixel depends on another: one pass draws them all (still completing where asked).
-        x, known, y = self._start(n, condition)
+        x, known, y = self._start(n, condition, generator)
         return torch.where(known, x, self.likelihood.sample(self.logits(x, y), generator=generator))

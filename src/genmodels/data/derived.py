@@ -1,0 +1,125 @@
+"""Derived data sets: deterministic views of a base set, named `BASE[option, key=value, ...]`.
+
+- `mnist[classes=0-8]`, `mnist[classes=9]`, `digits[classes=1,7]`: keep only those classes
+  (a class held out of training is an out-of-distribution set for anomaly detection);
+- `mnist[invert]`: 255 − x (white background, black strokes);
+- `noise[shape=1x28x28, n=1000]`: uniform random grey levels;
+- `photos[size=28, n=1000, colour]`: patches cut from the photographs that scikit-image and
+  scikit-learn ship (grey unless `colour`); train and test use disjoint photographs.
+
+Options combine (`mnist[classes=0-4, invert]`). Everything is a pure function of the name and the
+split: no randomness outside seeded generators, nothing downloaded.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+
+import numpy as np
+import torch
+
+from genmodels.data.dataset import DataError, ImageSet
+
+_SPEC = re.compile(r"^(?P<base>[^\[\]]+)\[(?P<options>[^\[\]]*)\]$")
+_SPLIT_SEEDS = {"train": 0, "test": 1, "fit": 2, "val": 3, "all": 4}
+
+
+def parse_spec(name: str) -> tuple[str, dict[str, str]]:
+    """`mnist[classes=1,7, invert]` -> ("mnist", {"classes": "1,7", "invert": ""})."""
+    match = _SPEC.match(name.strip())
+    if match is None:
+        return name, {}
+    options = {}
+    # Options are separated by commas that start a new key, so `classes=1,7` keeps its list.
+    for part in filter(None, (p.strip() for p in re.split(r",\s*(?=[A-Za-z])", match["options"]))):
+        key, _, value = part.partition("=")
+        options[key.strip()] = value.strip()
+    return match["base"].strip(), options
+
+
+def parse_classes(text: str) -> list[int]:
+    """`0-8` -> [0..8]; `1,7` -> [1, 7]."""
+    classes: list[int] = []
+    try:
+        for part in filter(None, (p.strip() for p in text.split(","))):
+            low, _, high = part.partition("-")
+            classes.extend(range(int(low), int(high or low) + 1))
+    except ValueError as error:
+        raise DataError(f"classes={text!r}: expected numbers and ranges like 0-8 or 1,7") from error
+    return classes
+
+
+def apply_options(data: ImageSet, options: dict[str, str], spec: str) -> ImageSet:
+    unknown = set(options) - {"classes", "invert"}
+    if unknown:
+        raise DataError(f"{spec}: unknown option(s) {', '.join(sorted(unknown))}; known: classes=..., invert")
+    if "classes" in options:
+        if data.labels is None:
+            raise DataError(f"{spec}: classes= needs a labelled data set; {data.name} has no labels")
+        keep = torch.isin(data.labels, torch.tensor(parse_classes(options["classes"])))
+        if not keep.any():
+            raise DataError(f"{spec}: no images of classes {options['classes']}")
+        data = data.subset(keep.nonzero().squeeze(1))
+    if "invert" in options:
+        data = ImageSet(255 - data.images, data.labels, data.name, data.class_names)
+    split = data.name.rsplit("/", 1)[-1] if "/" in data.name else None
+    return ImageSet(data.images, data.labels, f"{spec}/{split}" if split else spec, data.class_names)
+
+
+def _split_seed(split: str) -> int:
+    if split not in _SPLIT_SEEDS:
+        raise DataError(f"unknown split {split!r}; choose one of {', '.join(_SPLIT_SEEDS)}")
+    return _SPLIT_SEEDS[split]
+
+
+def load_noise(options: dict[str, str], split: str) -> ImageSet:
+    shape_text = options.get("shape", "1x28x28")
+    try:
+        shape = tuple(int(v) for v in shape_text.split("x"))
+        n = int(options.get("n", 1000))
+    except ValueError as error:
+        raise DataError(f"noise[{shape_text}]: shape must look like 1x28x28 and n an integer") from error
+    if len(shape) != 3:
+        raise DataError(f"noise: shape must be CxHxW, got {shape_text}")
+    generator = torch.Generator().manual_seed(1_000 + _split_seed(split))
+    images = torch.randint(0, 256, (n, *shape), generator=generator, dtype=torch.uint8)
+    return ImageSet(images, None, f"noise/{split}")
+
+
+_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "camera", "coins", "moon", "brick", "grass", "gravel")
+
+
+@cache
+def _photographs() -> list[np.ndarray]:
+    import skimage.data
+    from sklearn.datasets import load_sample_images
+
+    photos = [getattr(skimage.data, name)() for name in _PHOTOS]
+    photos += list(load_sample_images().images)  # china, flower
+    return [p if p.ndim == 3 else np.repeat(p[..., None], 3, axis=2) for p in photos]
+
+
+def load_photos(options: dict[str, str], split: str) -> ImageSet:
+    from PIL import Image
+
+    size, n = int(options.get("size", 28)), int(options.get("n", 1000))
+    colour = "colour" in options or "color" in options
+    photos = _photographs()
+    # Disjoint photographs: the test split cuts patches from every fourth one.
+    chosen = [p for i, p in enumerate(photos) if (i % 4 == 3) == (split == "test")]
+    rng = np.random.RandomState(2_000 + _split_seed(split))
+    patches = []
+    for i in range(n):
+        photo = chosen[i % len(chosen)]
+        # Shrink so that a patch spans about a quarter of the photo: structure, not flat texture.
+        scale = 4 * size / min(photo.shape[:2])
+        small = np.asarray(
+            Image.fromarray(photo).resize((round(photo.shape[1] * scale), round(photo.shape[0] * scale)))
+        )
+        top, left = rng.randint(0, small.shape[0] - size + 1), rng.randint(0, small.shape[1] - size + 1)
+        patch = small[top : top + size, left : left + size]
+        if not colour:
+            patch = np.asarray(Image.fromarray(patch).convert("L"))[..., None]
+        patches.append(patch.transpose(2, 0, 1))
+    return ImageSet(torch.from_numpy(np.stack(patches)), None, f"photos/{split}")
