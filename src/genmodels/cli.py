@@ -232,6 +232,13 @@ def evaluate(
     chosen = _evaluation_view(run, view, model)
     dataset = genmodels.load_dataset(data, split)
     report = evaluate_likelihood(model, dataset, chosen, k=k, batch_size=batch_size, seed=seed)
+    if (run / "train.json").is_file():  # how the model was trained belongs beside the number
+        from genmodels.data import View
+
+        trained = json.loads((run / "train.json").read_text())["data"]
+        report["trained_on"] = (
+            f"{trained['name']}/{trained.get('split', '?')}, {View(**trained['view']).describe()}"
+        )
     if as_json:
         return _print_json(report)
     from rich.console import Console
