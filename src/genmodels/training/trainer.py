@@ -32,7 +32,7 @@ from genmodels.io import (
     save_tensors,
     write_json,
 )
-from genmodels.models.base import GenerativeModel
+from genmodels.models.base import GenerativeModel, Objective
 from genmodels.training.callbacks import EMA, MetricLog, Stopwatch
 from genmodels.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from genmodels.viz import image_grid, save_image
@@ -129,9 +129,7 @@ class Trainer:
         self.data, self.val_data = data, val_data
         self.data_spec = data_spec or {"name": data.name}
         self.objectives = model.objectives()
-        self.optimizers = [
-            self.accelerator.prepare_optimizer(o.optimizer.build(o.parameters())) for o in self.objectives
-        ]
+        self.optimizers = [self._optimizer(o) for o in self.objectives]
         self.stream = BatchStream(
             data,
             self.view,
@@ -144,6 +142,16 @@ class Trainer:
         self.ema = EMA(self.model, config.ema_decay) if config.ema_decay > 0 else None
         self.is_main = self.accelerator.is_main_process
         self._progress_every = max(1, self.total_steps // 500)  # the bar moves in 0.2% steps
+
+    def _optimizer(self, objective: Objective) -> torch.optim.Optimizer:
+        optimizer = objective.optimizer.build(objective.parameters())
+        # accelerate's optimizer wrapper is needed only for fp16 loss scaling; elsewhere it costs a
+        # package look-up on disk at every step (its `is_lomo_available()`), several % of a small model.
+        return (
+            self.accelerator.prepare_optimizer(optimizer)
+            if self.accelerator.scaler is not None
+            else optimizer
+        )
 
     # -- the loop --------------------------------------------------------------------------------
     def fit(self, *, resume: bool = False) -> TrainResult:
