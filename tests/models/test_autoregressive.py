@@ -16,13 +16,17 @@ TINY = {
     "independent": {},
     "markov": {"order": 1},
     "fvsbn": {},
+    "pixelrnn": {"variant": "diagonal_bilstm", "layers": 2, "hidden_channels": 6},
+    "pixelrnn:row_lstm": {"variant": "row_lstm", "layers": 2, "hidden_channels": 6},
 }
 BINARY_ONLY = {"markov"}
+# A model's name, optionally ":variant" for a second entry with another config (e.g. the Row LSTM).
 
 
 def make(name, image_shape=(1, 2, 3), levels=2, seed=0, **extra):
     torch.manual_seed(seed)
-    model = genmodels.create(name, image_shape=image_shape, levels=levels, **{**TINY[name], **extra})
+    model_name = name.split(":")[0]  # "pixelrnn:row_lstm" is the pixelrnn model with its own config
+    model = genmodels.create(model_name, image_shape=image_shape, levels=levels, **{**TINY[name], **extra})
     _randomise(model)
     return model.eval()
 
