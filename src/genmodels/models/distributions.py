@@ -72,7 +72,7 @@ class Categorical(PixelLikelihood):
     def sample(self, logits: Tensor, generator: torch.Generator | None = None) -> Tensor:
         # Gumbel-max: argmax(logits + Gumbel noise) is a draw from softmax(logits).
         uniform = torch.rand(logits.shape, generator=generator, device=logits.device, dtype=logits.dtype)
-        gumbel = -torch.log(-torch.log(uniform.clamp_min(1e-20)).clamp_min(1e-20))
+        gumbel = -torch.log((-torch.log(uniform.clamp_min(1e-20))).clamp_min(1e-20))
         return (logits + gumbel).argmax(1).float() / (self.levels - 1)
 
     def mean(self, logits: Tensor) -> Tensor:
