@@ -1,3 +1,3 @@
 """The explicit autoregressive models; importing this package registers them."""
 
-from genmodels.models.autoregressive import fvsbn, independent, markov, pixelcnn, pixelrnn  # noqa: F401
+from genmodels.models.autoregressive import fvsbn, independent, made, markov, nade, pixelcnn, pixelrnn  # noqa: F401
