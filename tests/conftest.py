@@ -1,3 +1,4 @@
+import json
 import os
 
 import pytest
@@ -12,3 +13,22 @@ def _private_cache(tmp_path_factory):
 
 
 TINY_VAE = {"hidden": (32,), "latent_dim": 4, "iw_samples": 20}
+
+
+def train_on_digits(name, config, out, *, steps, batch_size, **options):
+    """A short quiet training run on the 8x8 digits; returns the logged NLL (nats), one value per row."""
+    import genmodels
+
+    quiet = {"log_every": 10, "progress": False, "tensorboard": False, "num_samples": 0}
+    genmodels.train(
+        name,
+        "digits",
+        preset=None,
+        config=config,
+        steps=steps,
+        batch_size=batch_size,
+        out=out,
+        **{**quiet, **options},
+    )
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    return [row["nll/nll"] for row in rows if "nll/nll" in row]

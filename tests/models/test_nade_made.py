@@ -7,7 +7,6 @@ equal to its formula, sampled as a mixture), the mask schedule, and saving with 
 """
 
 import itertools
-import json
 import math
 
 import pytest
@@ -18,6 +17,7 @@ import genmodels.models.autoregressive.made  # registers "made"
 import genmodels.models.autoregressive.nade as nade
 from genmodels.io import load_model, save_model
 from genmodels.models.autoregressive.base import Completion
+from tests.conftest import train_on_digits
 
 
 def _randomised(name, seed=0, **config):
@@ -254,22 +254,7 @@ def test_made_trains_on_the_mask_of_the_step_and_validates_on_the_ensemble():
     [("nade", {"hidden": 32}), ("made", {"hidden": (64,), "num_masks": 2})],
 )
 def test_short_training_on_digits_lowers_the_nll(name, config, tmp_path):
-    genmodels.train(
-        name,
-        "digits",
-        preset=None,
-        config=config,
-        steps=60,
-        batch_size=64,
-        log_every=10,
-        checkpoint_every=0,
-        progress=False,
-        tensorboard=False,
-        num_samples=0,
-        out=tmp_path,
-    )
-    rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
-    nll = [row["nll/nll"] for row in rows if "nll/nll" in row]
+    nll = train_on_digits(name, config, tmp_path, steps=60, batch_size=64, checkpoint_every=0)
     assert len(nll) == 6 and nll[-1] < nll[0] - 3, nll
     model = genmodels.load(tmp_path)
     assert model.sample(2, generator=torch.Generator().manual_seed(0)).shape == (2, 1, 8, 8)

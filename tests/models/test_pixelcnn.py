@@ -2,7 +2,6 @@
 both faults), cached sampling identical to the naive sampler, and a short training that learns."""
 
 import itertools
-import json
 
 import pytest
 import torch
@@ -12,6 +11,7 @@ import genmodels
 import genmodels.models.autoregressive.pixelcnn as pixelcnn
 from genmodels.models.autoregressive.base import Completion
 from genmodels.models.layers import MaskedConv2d
+from tests.conftest import train_on_digits
 
 # 8 feature maps per colour: enough that no output's ReLUs are all dead at once by chance.
 SMALL = {"channels": 24, "kernel_size": 3, "first_kernel_size": 3, "head_channels": 48}
@@ -176,20 +176,6 @@ def test_config_is_checked():
 
 def test_short_training_lowers_the_nll(tmp_path):
     config = {"channels": 16, "layers": 3, "kernel_size": 3, "first_kernel_size": 5, "head_channels": 32}
-    genmodels.train(
-        "pixelcnn",
-        "digits",
-        preset=None,
-        config=config,
-        steps=60,
-        batch_size=50,
-        log_every=10,
-        progress=False,
-        tensorboard=False,
-        num_samples=0,
-        out=tmp_path,
-    )
-    rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
-    nll = [row["nll/nll"] for row in rows if "nll/nll" in row]
+    nll = train_on_digits("pixelcnn", config, tmp_path, steps=60, batch_size=50)
     assert len(nll) == 6
     assert nll[-1] < nll[0] - 3, nll  # nats per 8x8 binarised digit

@@ -4,7 +4,6 @@ the shift of the right-to-left direction do what they are there for; the density
 survives a save and load, and training lowers the NLL."""
 
 import itertools
-import json
 import math
 
 import pytest
@@ -13,6 +12,7 @@ import torch
 import genmodels
 from genmodels.io import save_model
 from genmodels.models.autoregressive.pixelrnn import DiagonalBiLSTM, skew, unskew  # registers "pixelrnn"
+from tests.conftest import train_on_digits
 
 VARIANTS = ["row_lstm", "diagonal_bilstm"]
 
@@ -185,19 +185,7 @@ def test_hidden_channels_must_split_over_the_colours():
 
 # -- training ------------------------------------------------------------------------------------------
 def test_a_short_training_run_lowers_the_nll(tmp_path):
-    genmodels.train(
-        "pixelrnn",
-        "digits",
-        preset=None,
-        config={"variant": "diagonal_bilstm", "layers": 1, "hidden_channels": 8, "lr": 3e-3},
-        steps=40,
-        batch_size=50,
-        log_every=10,
-        progress=False,
-        tensorboard=False,
-        num_samples=0,
-        out=tmp_path,
-    )
-    rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
-    first, last = rows[0]["nll/nll"], rows[-1]["nll/nll"]
+    config = {"variant": "diagonal_bilstm", "layers": 1, "hidden_channels": 8, "lr": 3e-3}
+    nll = train_on_digits("pixelrnn", config, tmp_path, steps=40, batch_size=50)
+    first, last = nll[0], nll[-1]
     assert last < first - 3.0, (first, last)
