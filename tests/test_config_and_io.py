@@ -14,7 +14,8 @@ from tests.conftest import TINY_VAE
 def test_list_models_and_create():
     names = {m["name"]: m for m in genmodels.list_models()}
     assert names["vae"]["family"] == "latent"
-    assert set(names["vae"]["capabilities"]) == {"density", "latent"}
+    assert set(names["vae"]["capabilities"]) == {"sample", "density", "latent"}
+    assert names["classifier"]["capabilities"] == []  # the evaluation network does not sample
     assert {"cpu", "paper"} <= set(names["vae"]["presets"])
     model = genmodels.create("vae", preset="paper")
     assert model.config.hidden == (200, 200) and model.config.latent_dim == 50

@@ -220,18 +220,36 @@ def evaluate(
     k: Annotated[
         int | None, typer.Option(help="Importance samples for models whose density is a bound.")
     ] = None,
+    samples: Annotated[
+        int, typer.Option(help="Samples drawn for the sample-quality metrics; 0 skips them.")
+    ] = 1000,
+    features: Annotated[
+        str | None,
+        typer.Option(
+            help="Feature network: the shipped digit classifier (default), a classifier run, "
+            "or inception:FILE."
+        ),
+    ] = None,
     batch_size: Annotated[int, typer.Option()] = 100,
     seed: Annotated[int, typer.Option()] = 0,
     as_json: JsonOption = False,
 ) -> None:
-    """Evaluate a trained model: NLL (nats, bits/dim) where it has a density."""
+    """Evaluate a trained model: NLL (nats, bits/dim) where it has a density, and sample quality
+    (FD-digits, KID, precision/recall, density/coverage, class coverage) where it samples."""
     import genmodels
-    from genmodels.evaluation import evaluate_likelihood
+    from genmodels.evaluation import evaluate_likelihood, sample_quality
+    from genmodels.models.base import DensityModel
 
     model = genmodels.load(run)
     chosen = _evaluation_view(run, view, model)
     dataset = genmodels.load_dataset(data, split)
-    report = evaluate_likelihood(model, dataset, chosen, k=k, batch_size=batch_size, seed=seed)
+    report: dict[str, Any] = {"model": model.name, "data": dataset.name, "view": chosen.describe()}
+    if isinstance(model, DensityModel):
+        report.update(evaluate_likelihood(model, dataset, chosen, k=k, batch_size=batch_size, seed=seed))
+    if samples > 0 and "sample" in model.capabilities():
+        report["sample_quality"] = sample_quality(
+            model, dataset, chosen, n_fake=samples, features=features, seed=seed
+        )
     if (run / "train.json").is_file():  # how the model was trained belongs beside the number
         from genmodels.data import View
 
@@ -246,9 +264,18 @@ def evaluate(
     from rich.table import Table
 
     table = Table("measure", "value", title=escape(f"{model.name} on {dataset.name} ({report['view']})"))
-    for key, value in report.items():
-        table.add_row(key, f"{value:.4f}" if isinstance(value, float) else escape(str(value)))
+    quality = report.pop("sample_quality", {})
+    rows = list(report.items()) + [(f"samples: {key}", value) for key, value in quality.items()]
+    for key, value in rows:
+        if key == "samples: fd":
+            key = f"samples: {quality['score_name']}"
+        shown = f"{value:.4f}" if isinstance(value, float) else str(value)
+        if isinstance(value, list) and value and isinstance(value[0], float):
+            shown = " ".join(f"{v:.2f}" for v in value)
+        table.add_row(key, escape(shown))
     Console().print(table)
+    for warning in quality.get("warnings", []):
+        Console(stderr=True).print(f"[yellow]warning:[/] {escape(warning)}")
 
 
 @app.command()

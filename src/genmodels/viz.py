@@ -50,8 +50,11 @@ def interpolation_grid(decode, z_start: Tensor, z_end: Tensor, steps: int = 10) 
     return images
 
 
-def latent_scatter(codes: Tensor, labels: Tensor | None, path: str | Path, title: str) -> Path:
-    """A 2-D scatter of codes coloured by label; codes of more than 2 dimensions are projected by PCA."""
+def latent_scatter(
+    codes: Tensor, labels: Tensor | None, path: str | Path, title: str, prior_samples: Tensor | None = None
+) -> Path:
+    """A 2-D scatter of codes coloured by label; codes of more than 2 dimensions are projected by PCA.
+    With 2-D codes, `prior_samples` are drawn behind them in grey: how well q(z) matches p(z)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -64,6 +67,9 @@ def latent_scatter(codes: Tensor, labels: Tensor | None, path: str | Path, title
         codes = centred @ v[:2].T
         title += f" (PCA of {v.shape[1]}-d codes)"
     figure, axis = plt.subplots(figsize=(6, 5))
+    if prior_samples is not None and codes.shape[1] == 2 and prior_samples.shape[1] == 2:
+        axis.scatter(prior_samples[:, 0], prior_samples[:, 1], c="0.8", s=2, label="prior samples")
+        axis.legend(loc="upper right", fontsize=7)
     points = axis.scatter(codes[:, 0], codes[:, 1], c=None if labels is None else labels, cmap="tab10", s=4)
     if labels is not None:
         figure.colorbar(points, ax=axis, label="label")
@@ -82,7 +88,9 @@ def loss_curves(metrics_path: str | Path, path: str | Path) -> Path | None:
     import matplotlib.pyplot as plt
 
     rows = [json.loads(line) for line in Path(metrics_path).read_text().splitlines() if line.strip()]
-    names = sorted({k for row in rows for k in row if k not in ("step", "time", "epoch", "event")})
+    skip = ("step", "time", "epoch", "event")
+    # The per-class shares of the sample histogram would be ten panels; classes_covered sums them up.
+    names = sorted({k for row in rows for k in row if k not in skip and not k.startswith("samples/class_")})
     if not names:
         return None
     figure, axes = plt.subplots(len(names), 1, figsize=(7, 2.2 * len(names)), squeeze=False)
@@ -110,6 +118,9 @@ def model_figures(model, data, view, folder: str | Path, *, seed: int = 0, n: in
         written.append(
             save_grid(to_uint8(model.sample(n, generator=generator).cpu(), view.kind), folder / "samples.png")
         )
+        # Pictures only some models have (InfoGAN's code traversals, ...): named grids from the model.
+        for stem, (images, columns) in getattr(model, "figure_grids", lambda g: {})(generator).items():
+            written.append(save_grid(to_uint8(images.cpu(), view.kind), folder / f"{stem}.png", nrow=columns))
         if not isinstance(model, LatentModel):
             return written
         z = model.prior.sample(n, generator=generator, device=model.device)
@@ -134,5 +145,6 @@ def model_figures(model, data, view, folder: str | Path, *, seed: int = 0, n: in
             [model.encode(b["x"].to(model.device)).cpu() for b in ordered_batches(data, view, 500, seed)]
         )
     title = f"{model.name}: codes of {data.name}"
-    written.append(latent_scatter(all_codes, data.labels, folder / "latent_scatter.png", title))
+    prior = model.prior.sample(2000, generator=torch.Generator().manual_seed(seed)).cpu()
+    written.append(latent_scatter(all_codes, data.labels, folder / "latent_scatter.png", title, prior))
     return written

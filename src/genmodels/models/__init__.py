@@ -1,3 +1,3 @@
 """Every model; importing this package registers them all with `genmodels.registry`."""
 
-from genmodels.models import autoregressive, latent  # noqa: F401
+from genmodels.models import adversarial, autoregressive, classifier, latent  # noqa: F401

@@ -68,7 +68,7 @@ class GenerativeModel(nn.Module):
 
     Config: ClassVar[type[ModelConfig]] = ModelConfig
     name: ClassVar[str] = ""  # set by @register
-    family: ClassVar[Literal["autoregressive", "latent", "adversarial", ""]] = ""
+    family: ClassVar[Literal["autoregressive", "latent", "adversarial", "classifier", ""]] = ""
     presets: ClassVar[dict[str, dict[str, Any]]] = {}
     # Training defaults that go with a preset (TrainConfig fields, and `view`); what the user
     # passes wins. `genmodels train vae --preset cpu` alone then reproduces BENCHMARKS.md.
@@ -104,7 +104,9 @@ class GenerativeModel(nn.Module):
             "conditional": ("condition_kind",),
             "translate": ("translate",),
         }
-        return [name for name, members in required.items() if all(hasattr(cls, m) for m in members)]
+        found = [name for name, members in required.items() if all(hasattr(cls, m) for m in members)]
+        samples = cls.sample is not GenerativeModel.sample and cls.family != "classifier"
+        return (["sample"] if samples else []) + found
 
     # -- what the trainer and evaluation use -----------------------------------------------------
     def objectives(self) -> list[Objective]:

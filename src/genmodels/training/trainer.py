@@ -55,6 +55,8 @@ class TrainConfig:
     patience: int = 0  # early stopping after this many validations without improvement (0: never)
     ema_decay: float = 0.0  # 0: no EMA
     num_samples: int = 64
+    # Log the digit classes of each sample grid (shipped digit classifier; 1x28x28 images only).
+    sample_classes: bool = True
     max_grad_norm: float = 0.0  # 0: no clipping
     mixed_precision: Literal["no", "fp16", "bf16"] = "no"
     cpu: bool = False  # train on the CPU even where an accelerator is present
@@ -178,9 +180,11 @@ class Trainer:
                         self._diverged(step, objective.name, float(loss.detach()))
                     self.accelerator.backward(loss)
                     if self.config.max_grad_norm > 0:
-                        self.accelerator.clip_grad_norm_(
+                        logs["grad_norm"] = self.accelerator.clip_grad_norm_(
                             list(objective.parameters()), self.config.max_grad_norm
                         )
+                    elif (step + 1) % self.config.log_every == 0:  # a diagnostic: measured when logged
+                        logs["grad_norm"] = _gradient_norm(objective.parameters())
                     optimizer.step()
                     log.accumulate(objective.name, {"loss": loss.detach(), **logs})
                 if self.ema is not None:
@@ -330,6 +334,28 @@ class Trainer:
         grid = image_grid(images, scale=2)
         save_image(grid, self.run_dir / "samples" / f"{name or f'step_{step:07d}'}.png")
         self.log.image("samples", grid, step)
+        if self.config.sample_classes:
+            self._log_sample_classes(step, images)
+
+    def _log_sample_classes(self, step: int, images: torch.Tensor) -> None:
+        """The digit classes of the fixed batch of samples (mode coverage as training goes), where
+        the images are digit-shaped (1x28x28, or padded around it)."""
+        from genmodels.evaluation.features import load_feature_network
+        from genmodels.evaluation.sample_quality import COVERED_SHARE, class_histogram
+
+        c, h, w = images.shape[1:]
+        if c != 1 or h < 28 or w < 28:
+            return
+        network = load_feature_network(None)
+        histogram = class_histogram(network.classify(images.float() / 255.0), network.num_classes)
+        covered = sum(share >= COVERED_SHARE / network.num_classes for share in histogram)
+        self.log.write(
+            step,
+            {
+                "samples/classes_covered": covered,
+                **{f"samples/class_{k}": v for k, v in enumerate(histogram)},
+            },
+        )
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -369,6 +395,13 @@ class Trainer:
 
 def _summary(logs: dict[str, float]) -> str:
     return "  ".join(f"{k}={v:.4g}" for k, v in list(logs.items())[:4])
+
+
+def _gradient_norm(parameters) -> torch.Tensor:
+    grads = [p.grad.detach() for p in parameters if p.grad is not None]
+    if not grads:
+        return torch.zeros(())
+    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
 
 
 def _seed_everything(seed: int) -> None:

@@ -1,0 +1,105 @@
+"""The sample-quality metrics: known answers on Gaussian features, the class histogram and its
+warning, the shipped digit classifier (its file matches its recorded accuracy), feature networks
+from a run folder or a local TorchScript file, and the `evaluate` report of a sampling model."""
+
+import json
+
+import pytest
+import torch
+
+import genmodels
+from genmodels.data import View
+from genmodels.evaluation.features import SHIPPED_DIGIT_CLASSIFIER, FeatureNetwork, load_feature_network
+from genmodels.evaluation.sample_quality import compare_features, image_quality, real_images
+
+
+def _gaussian(n, d, shift, seed):
+    return torch.randn(n, d, generator=torch.Generator().manual_seed(seed)) + shift
+
+
+def test_frechet_distance_of_gaussians_is_the_squared_mean_shift():
+    # Equal covariances: FD = ||μ_r − μ_g||² exactly; estimated from 4,000 samples in 4-D.
+    real, fake = _gaussian(4000, 4, 0.0, 0), _gaussian(4000, 4, 1.0, 1)
+    scores = compare_features(real, fake, kid_subsets=10)
+    assert scores["fd"] == pytest.approx(4.0, rel=0.06)
+    same = compare_features(real, _gaussian(4000, 4, 0.0, 2), kid_subsets=10)
+    assert same["fd"] < 0.02 and abs(same["kid"]) < 0.005
+    assert scores["kid"] > 20 * abs(same["kid"])
+    # Precision/recall/density/coverage: near 1 for the same distribution, low for a shifted one.
+    assert same["precision"] > 0.8 and same["recall"] > 0.8 and same["coverage"] > 0.9
+    assert scores["precision"] < 0.5 and scores["coverage"] < 0.5
+
+
+def _toy_network():
+    """Features: the mean brightness of the left and right halves; class: 1 if the left is brighter."""
+
+    def extract(x):
+        return torch.stack([x[..., :2].mean((1, 2, 3)), x[..., 2:].mean((1, 2, 3))], 1)
+
+    return FeatureNetwork(
+        name="toy",
+        score_name="FD-toy",
+        extract=extract,
+        image_shape=(1, 4, 4),
+        predict=lambda x: (extract(x)[:, 0] > extract(x)[:, 1]).long(),
+        num_classes=2,
+    )
+
+
+def test_class_histogram_and_the_warning_when_modes_go_missing():
+    g = torch.Generator().manual_seed(0)
+    left, right = torch.zeros(200, 1, 4, 4), torch.zeros(200, 1, 4, 4)
+    left[..., :2] = torch.rand(200, 1, 4, 2, generator=g)
+    right[..., 2:] = torch.rand(200, 1, 4, 2, generator=g)
+    real = torch.cat([left, right])
+    collapsed = image_quality(real, right, _toy_network(), kid_subsets=5)
+    assert collapsed["class_histogram"] == [0.0, 1.0] and collapsed["real_class_histogram"] == [0.5, 0.5]
+    assert collapsed["classes_covered"] == 1 and "missing" in collapsed["warnings"][0]
+    assert collapsed["n_real"] == 400 and collapsed["n_fake"] == 200 and collapsed["feature_network"] == "toy"
+    full = image_quality(real, real.flip(0), _toy_network(), kid_subsets=5)
+    assert full["classes_covered"] == 2 and "warnings" not in full
+    assert full["fd"] < collapsed["fd"]
+    with pytest.raises(ValueError, match="takes images"):
+        image_quality(torch.zeros(4, 1, 3, 3), torch.zeros(4, 1, 3, 3), _toy_network())
+
+
+def test_the_shipped_digit_classifier_is_what_its_provenance_says():
+    provenance = json.loads((SHIPPED_DIGIT_CLASSIFIER / "provenance.json").read_text())
+    size = sum(f.stat().st_size for f in SHIPPED_DIGIT_CLASSIFIER.iterdir())
+    assert size < 1_000_000
+    network = load_feature_network(None)
+    test = genmodels.load_dataset("mnist", "test")
+    images = real_images(test, View("unit"))
+    accuracy = (network.classify(images) == test.labels).double().mean().item()
+    assert accuracy == pytest.approx(provenance["test_accuracy"], abs=1e-9)
+    assert accuracy >= 0.97
+    assert network.features(images[:5]).shape == (5, 128)
+    # Padded digits (e.g. Progressive GAN's 32x32) are cropped back to the network's 28x28.
+    padded = torch.nn.functional.pad(images[:50], (2, 2, 2, 2))
+    assert torch.equal(network.classify(padded), network.classify(images[:50]))
+    with pytest.raises(ValueError, match="train a `classifier`"):
+        network.features(torch.zeros(2, 1, 8, 8))
+
+
+def test_real_digits_against_themselves_and_against_noise():
+    network = load_feature_network(None)
+    images = real_images(genmodels.load_dataset("mnist", "test"), View("unit"))
+    halves = image_quality(images[:500], images[500:], network, kid_subsets=10)
+    noise = image_quality(images[:500], torch.rand(500, 1, 28, 28), network, kid_subsets=10)
+    assert halves["fd"] < 0.05 * noise["fd"]
+    assert halves["precision"] > 0.6 and noise["precision"] < 0.1
+    assert halves["classes_covered"] == 10
+
+
+def test_inception_is_a_local_torchscript_file_only(tmp_path):
+    class Pool(torch.nn.Module):
+        def forward(self, x):
+            assert x.shape[1:] == (3, 299, 299)
+            return x.mean((2, 3))
+
+    torch.jit.script(Pool()).save(str(tmp_path / "inception.pt"))
+    network = load_feature_network(f"inception:{tmp_path / 'inception.pt'}")
+    assert network.score_name == "FID" and network.predict is None
+    assert network.features(torch.ones(2, 1, 28, 28)).tolist() == [[255.0] * 3] * 2
+    with pytest.raises(FileNotFoundError, match="nothing is downloaded"):
+        load_feature_network(f"inception:{tmp_path / 'missing.pt'}")
