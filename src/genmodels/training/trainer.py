@@ -324,7 +324,7 @@ class Trainer:
         return total / count
 
     def write_samples(self, step: int, name: str | None = None) -> None:
-        if not self.is_main or self.config.num_samples <= 0:
+        if not self.is_main or self.config.num_samples <= 0 or "sample" not in self.model.capabilities():
             return
         with self._evaluation_mode(self.config.seed + 2):
             generator = torch.Generator(self.accelerator.device).manual_seed(self.config.seed)
