@@ -85,18 +85,19 @@ def _fd_digits(model, real_features, network) -> float:
     return compare_features(real_features, network.features(fake), kid_subsets=2)["fd"]
 
 
-@pytest.mark.parametrize(("name", "steps"), [("gan", 300), ("dcgan", 150)])
-def test_short_training_moves_samples_towards_the_digits(name, steps, tmp_path):
+@pytest.mark.parametrize(("name", "steps", "factor"), [("gan", 600, 0.6), ("dcgan", 150, 0.5)])
+def test_short_training_moves_samples_towards_the_digits(name, steps, factor, tmp_path):
     network = load_feature_network(None)
     real = network.features(real_images(genmodels.load_dataset("mnist", "test"), View("symmetric")))
-    initial = _fd_digits(genmodels.create(name, preset="cpu"), real, network)  # same seed as training
-    torch.manual_seed(0)
+    fast = {"lr_g": 1e-3, "lr_d": 1e-3}  # a larger step than the presets', to move in seconds
+    torch.manual_seed(0)  # the trainer seeds with 0 too: the same initial weights
+    initial = _fd_digits(genmodels.create(name, preset="cpu", **fast), real, network)
     result = genmodels.train(
-        name, "mnist", preset="cpu", out=tmp_path / name, steps=steps, batch_size=64,
+        name, "mnist", preset="cpu", config=fast, out=tmp_path / name, steps=steps, batch_size=64,
         log_every=50, progress=False, tensorboard=False, num_samples=64, sample_every=0,
     )  # fmt: skip
     trained = _fd_digits(genmodels.load(tmp_path / name), real, network)
-    assert trained < 0.6 * initial, (initial, trained)
+    assert trained < factor * initial, (initial, trained)
     logs = result.last_logs
     # The diagnostics are logged: D on real and fake images, and gradient norms of both players.
     for key in (

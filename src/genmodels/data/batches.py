@@ -1,4 +1,5 @@
-"""Mini-batches drawn from an in-memory ImageSet, as dicts {"x": view of the images, "y": labels}.
+"""Mini-batches drawn from an in-memory ImageSet, as dicts {"x": view of the images, "y": labels,
+"index": row positions}.
 
 The order is a pure function of (seed, step): epoch e is shuffled by a generator seeded with
 (seed, e), and a random view (dynamic binarisation, perturbation) of step s draws from a generator
@@ -29,7 +30,9 @@ def _generator(*keys: int) -> torch.Generator:
 
 
 def make_batch(data: ImageSet, index: Tensor, view: View, generator: torch.Generator | None) -> Batch:
-    batch = {"x": view(data.images[index], generator)}
+    # "index": the rows' positions in the data set, for models that treat some rows apart (the
+    # semi-supervised AAE's labelled examples are the first N rows).
+    batch = {"x": view(data.images[index], generator), "index": index}
     if data.labels is not None:
         batch["y"] = data.labels[index]
     return batch

@@ -1,1 +1,1 @@
-from genmodels.models.latent import vae  # noqa: F401  (registers the model)
+from genmodels.models.latent import aae, vae  # noqa: F401  (registers the models)
