@@ -247,9 +247,19 @@ def evaluate(
     if isinstance(model, DensityModel):
         report.update(evaluate_likelihood(model, dataset, chosen, k=k, batch_size=batch_size, seed=seed))
     if samples > 0 and "sample" in model.capabilities():
-        report["sample_quality"] = sample_quality(
-            model, dataset, chosen, n_fake=samples, features=features, seed=seed
-        )
+        from genmodels.evaluation.features import load_feature_network
+
+        network = load_feature_network(features)
+        shape = chosen.image_shape(dataset.image_shape)
+        if features is None and not network.accepts(shape):  # the default network fits digits only
+            report["sample_quality"] = {
+                "skipped": f"the shipped digit classifier takes {network.image_shape}, these images are "
+                f"{shape}: pass --features RUN with a classifier trained on this data"
+            }
+        else:
+            report["sample_quality"] = sample_quality(
+                model, dataset, chosen, n_fake=samples, features=network, seed=seed
+            )
     if (run / "train.json").is_file():  # how the model was trained belongs beside the number
         from genmodels.data import View
 
@@ -267,7 +277,7 @@ def evaluate(
     quality = report.pop("sample_quality", {})
     rows = list(report.items()) + [(f"samples: {key}", value) for key, value in quality.items()]
     for key, value in rows:
-        if key == "samples: fd":
+        if key == "samples: fd" and "score_name" in quality:
             key = f"samples: {quality['score_name']}"
         shown = f"{value:.4f}" if isinstance(value, float) else str(value)
         if isinstance(value, list) and value and isinstance(value[0], float):

@@ -39,12 +39,19 @@ class FeatureNetwork:
     num_classes: int | None = None
     provenance: dict[str, Any] = field(default_factory=dict)
 
+    def accepts(self, image_shape: tuple[int, int, int]) -> bool:
+        """Whether images of this shape can be measured (equal, or larger and cropped)."""
+        if self.image_shape is None:
+            return True
+        c, h, w = self.image_shape
+        return image_shape[0] == c and image_shape[1] >= h and image_shape[2] >= w
+
     def _fit(self, images: Tensor) -> Tensor:
         """Crop a padded image to the network's size (e.g. 32 -> 28); refuse what cannot fit."""
         if self.image_shape is None:
             return images
-        c, h, w = self.image_shape
-        if images.shape[1] != c or images.shape[2] < h or images.shape[3] < w:
+        _, h, w = self.image_shape
+        if not self.accepts(tuple(images.shape[1:])):
             raise ValueError(
                 f"the feature network {self.name!r} takes images {self.image_shape}; "
                 f"got {tuple(images.shape[1:])} (train a `classifier` on this data and pass --features RUN)"
