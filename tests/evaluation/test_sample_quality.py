@@ -107,3 +107,29 @@ def test_inception_is_a_local_torchscript_file_only(tmp_path):
     assert torch.allclose(network.features(torch.ones(2, 1, 28, 28)), torch.full((2, 3), 255.0))
     with pytest.raises(FileNotFoundError, match="nothing is downloaded"):
         load_feature_network(f"inception:{tmp_path / 'missing.pt'}")
+
+
+def test_evaluate_reports_sample_quality_for_a_gan_and_nll_too_for_a_density(tmp_path):
+    from typer.testing import CliRunner
+
+    from genmodels.cli import app
+
+    quiet = {"progress": False, "tensorboard": False, "num_samples": 0, "log_every": 10}
+    genmodels.train("gan", "mnist", preset="cpu", steps=20, batch_size=32, out=tmp_path / "gan", **quiet)
+    genmodels.train(
+        "vae", "mnist", preset=None, config={"hidden": (32,), "latent_dim": 4}, steps=20, batch_size=32,
+        out=tmp_path / "vae", **quiet,
+    )  # fmt: skip
+    reports = {}
+    for name in ("gan", "vae"):
+        result = CliRunner().invoke(
+            app, ["evaluate", str(tmp_path / name), "--samples", "200", "--k", "5", "--json"]
+        )
+        assert result.exit_code == 0, result.output
+        reports[name] = json.loads(result.stdout)
+    gan, vae = reports["gan"]["sample_quality"], reports["vae"]["sample_quality"]
+    assert "nll_nats" not in reports["gan"] and reports["vae"]["nll_nats"] > 0
+    for quality in (gan, vae):
+        assert quality["score_name"] == "FD-digits" and quality["n_fake"] == 200 and quality["n_real"] == 1000
+        assert quality["fd"] > 0 and len(quality["class_histogram"]) == 10
+    assert "grey levels in [-1, 1]" in gan["real"] and "statically binarised" in vae["real"]
