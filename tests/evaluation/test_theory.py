@@ -21,12 +21,7 @@ PAIRS = [(P_DATA, P_G), (P_DATA, MIXTURE), (MIXTURE, theory.normal(0.5, 2.0))]
 @pytest.fixture(scope="module")
 def trained():
     """One trained discriminator for the Gaussian pair (about 1-2 s on one thread)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # this small MLP is fastest on one thread; and the CPU is shared
-    try:
-        yield theory.check_optimal_discriminator(P_DATA, P_G, seed=0)
-    finally:
-        torch.set_num_threads(threads)
+    return theory.check_optimal_discriminator(P_DATA, P_G, seed=0)
 
 
 # --- densities --------------------------------------------------------------------------------------

@@ -26,14 +26,6 @@ TINY_AAE = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _generator(seed: int = 0) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
@@ -225,7 +217,6 @@ def test_semi_supervised_labels_exactly_the_first_rows():
 # -- training, measuring, saving -------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def trained_supervised(tmp_path_factory):
-    torch.set_num_threads(1)
     run = tmp_path_factory.mktemp("aae")
     genmodels.train(
         "aae",

@@ -19,14 +19,6 @@ TINY = {"channels": 8, "hidden": 32, "q_hidden": 16, "latent_dim": 8}
 DIGITS = {"channels": 16, "hidden": 64, "q_hidden": 32, "latent_dim": 16, "image_shape": (1, 8, 8)}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_information_loss_on_hand_made_inputs():
     category = torch.tensor([0, 3, 9])
     certain = torch.full((3, 10), -30.0)

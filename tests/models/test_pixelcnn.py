@@ -17,15 +17,6 @@ from tests.conftest import train_on_digits
 SMALL = {"channels": 24, "kernel_size": 3, "first_kernel_size": 3, "head_channels": 48}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors gain nothing from a second thread, and lose much to its waits on shared cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def make(image_shape, layers, levels=2, seed=0, **extra):
     torch.manual_seed(seed)
     model = genmodels.create(

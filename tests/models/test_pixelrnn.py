@@ -17,15 +17,6 @@ from tests.conftest import train_on_digits
 VARIANTS = ["row_lstm", "diagonal_bilstm"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors gain nothing from a second thread, and lose much to its waits on shared cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def make(variant, image_shape, levels=2, layers=2, hidden_channels=None, seed=0, **extra):
     # 4 state features per colour: enough that no output's ReLUs are all dead at once by chance.
     hidden_channels = hidden_channels or 4 * image_shape[0]

@@ -99,7 +99,8 @@ class MADE(AutoregressiveModel):
     }
     recipes: ClassVar[dict[str, dict[str, Any]]] = {
         # 4,000 digits over-fit a 784-500-784 network within minutes: fresh binarisations each batch.
-        "cpu": {"steps": 1600, "batch_size": 100, "view": "dynamic", "sample_every": 0},
+        # About 15 ms a step on one core: 12,000 steps in 3 minutes (1,600 steps reached 106 nats).
+        "cpu": {"steps": 12000, "batch_size": 100, "view": "dynamic", "sample_every": 0},
     }
 
     def __init__(self, config: MADEConfig) -> None:
