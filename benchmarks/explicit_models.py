@@ -8,6 +8,7 @@ own sampler (cached / incremental where it has one), at batch 16.
 
     python benchmarks/explicit_models.py --models independent,markov,fvsbn,nade,made,pixelcnn,pixelrnn,vae
     python benchmarks/explicit_models.py --models nade --out runs/bench   # one row at a time
+    python benchmarks/explicit_models.py --models pixelcnn --run pixelcnn=runs/pixelcnn  # a finished run
 
 Each model's row is appended to benchmarks/results/explicit_models.jsonl.
 """
@@ -49,11 +50,15 @@ def sampling_seconds_per_image(model, sampler: str, batch: int = 16, rows: int |
     return (time.perf_counter() - start) / batch
 
 
-def run(name: str, out: Path, naive_rows: int | None) -> dict:
-    run_dir = out / name
-    start = time.perf_counter()
-    result = genmodels.train(name, "mnist", preset="cpu", out=run_dir, progress=False)
-    seconds = time.perf_counter() - start
+def run(name: str, out: Path, naive_rows: int | None, reuse: Path | None = None) -> dict:
+    run_dir = reuse or out / name
+    if reuse is None:
+        start = time.perf_counter()
+        steps = genmodels.train(name, "mnist", preset="cpu", out=run_dir, progress=False).steps
+        seconds = time.perf_counter() - start
+    else:  # a finished run of the same recipe: its own clock and step count
+        logged = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+        steps, seconds = logged[-1]["step"], logged[-1]["time"]
     model = genmodels.load(run_dir)
     view = View("static")
     described = json.loads((run_dir / "train.json").read_text())
@@ -63,8 +68,8 @@ def run(name: str, out: Path, naive_rows: int | None) -> dict:
         if hasattr(model, "num_parameters")
         else sum(p.numel() for p in model.parameters()),
         "train_seconds": round(seconds, 1),
-        "steps": result.steps,
-        "epochs": round(result.steps * described["train"]["batch_size"] / 4000, 1),
+        "steps": steps,
+        "epochs": round(steps * described["train"]["batch_size"] / 4000, 1),
         "training_view": View(**described["data"]["view"]).describe(),
         "train_nll": evaluate_likelihood(model, genmodels.load_dataset("mnist", "train"), view, k=1000)[
             "nll_nats"
@@ -90,13 +95,15 @@ def main() -> None:
     )
     parser.add_argument("--models", default="independent,markov,fvsbn,nade,made,pixelcnn,pixelrnn,vae")
     parser.add_argument("--out", type=Path, default=Path("runs/bench-explicit"))
+    parser.add_argument("--run", action="append", default=[], help="NAME=FOLDER: measure a finished run.")
     parser.add_argument(
         "--naive-rows", type=int, default=None, help="Time this many rows of naive sampling and scale up."
     )
     args = parser.parse_args()
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    reuse = {name: Path(folder) for name, folder in (item.split("=", 1) for item in args.run)}
     for name in args.models.split(","):
-        row = run(name, args.out, args.naive_rows)
+        row = run(name, args.out, args.naive_rows, reuse.get(name))
         print(json.dumps(row), flush=True)
         with RESULTS.open("a") as handle:
             handle.write(json.dumps(row) + "\n")

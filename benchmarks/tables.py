@@ -19,7 +19,10 @@ def latest_rows(file: str) -> dict[str, dict]:
     for line in (RESULTS / file).read_text().splitlines():
         if line.strip():
             row = json.loads(line)
-            rows[row.get("label", row["model"])] = row
+            # A reused run of another variant (e.g. runs/bench-codes/aae-supervised) gets its own row.
+            run = Path(row.get("run", ""))
+            label = row["model"] if run.name in ("", row["model"]) else f"{row['model']} ({run.name})"
+            rows[label] = row
     return rows
 
 
