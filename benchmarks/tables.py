@@ -3,6 +3,7 @@ so that no number there is typed by hand. The latest row of each model wins.
 
     python benchmarks/tables.py explicit
     python benchmarks/tables.py quality
+    python benchmarks/tables.py density     # anomaly detection and the Bayes classifier
 """
 
 from __future__ import annotations
@@ -69,13 +70,38 @@ def quality_table() -> str:
     return "\n".join(lines)
 
 
+def density_tables() -> str:
+    detect = json.loads((RESULTS / "density_uses" / "detect.json").read_text())
+    lines = [
+        f"In-distribution: {detect['in_data']} ({detect['view']}), model {detect['model']}.",
+        "",
+        "| out-of-distribution set | n in / out | mean NLL in / out | AUROC raw NLL | AUROC likelihood ratio "
+        "| AUROC complexity-corrected | AUPRC (raw / ratio / complexity) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in detect["results"]:
+        auprc = " / ".join(f"{r[k]['auprc']:.3f}" for k in ("nll", "likelihood_ratio", "complexity"))
+        auroc = " | ".join(f"{r[k]['auroc']:.3f}" for k in ("nll", "likelihood_ratio", "complexity"))
+        nll = f"{r['mean_nll_in']:.1f} / {r['mean_nll_out']:.1f}"
+        lines.append(f"| {r['out_data']} | {r['n_in']} / {r['n_out']} | {nll} | {auroc} | {auprc} |")
+        lines += [f"|  | warning: {w} |  |  |  |  |  |" for w in r.get("warnings", [])]
+    classify = json.loads((RESULTS / "density_uses" / "classify.json").read_text())
+    per_class = " ".join(f"{a:.2f}" for a in classify["per_class_accuracy"])
+    lines += [
+        "",
+        f"Bayes classifier ({classify['model']}, {classify['data']}, n = {classify['n']}, "
+        f"{classify['view']}): accuracy **{classify['accuracy']:.3f}**; per class 0-9: {per_class}.",
+    ]
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("table", choices=["explicit", "quality"])
+    parser.add_argument("table", choices=["explicit", "quality", "density"])
     args = parser.parse_args()
-    print(explicit_table() if args.table == "explicit" else quality_table())
+    print({"explicit": explicit_table, "quality": quality_table, "density": density_tables}[args.table]())
 
 
 if __name__ == "__main__":
