@@ -58,7 +58,8 @@ def run(name: str, out: Path, naive_rows: int | None, reuse: Path | None = None)
         seconds = time.perf_counter() - start
     else:  # a finished run of the same recipe: its own clock and step count
         logged = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-        steps, seconds = logged[-1]["step"], logged[-1]["time"]
+        timed = [row for row in logged if "time" in row]
+        steps, seconds = timed[-1]["step"], timed[-1]["time"]
     model = genmodels.load(run_dir)
     view = View("static")
     described = json.loads((run_dir / "train.json").read_text())

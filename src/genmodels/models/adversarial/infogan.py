@@ -128,7 +128,9 @@ class InfoGAN(AdversarialModel):
         "paper": {"channels": 64, "hidden": 1024, "q_hidden": 128},
     }
     recipes: ClassVar[dict[str, dict[str, Any]]] = {
-        "cpu": {"steps": 2000, "batch_size": 64, "sample_every": 500},
+        # About 0.15 s a step on one core: 5,000 steps in ~12 minutes. The categorical code's digit
+        # accuracy (Hungarian-matched, shipped classifier) was 71% after 2,000 steps, 91% after 5,000.
+        "cpu": {"steps": 5000, "batch_size": 64, "sample_every": 1000},
         # The reference launcher: 50 "epochs" of 100 updates at batch 128 (640k images).
         "paper": {"steps": 5000, "batch_size": 128},
     }
