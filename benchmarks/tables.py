@@ -43,7 +43,9 @@ def explicit_table() -> str:
         "| sampling s/image, naive | own sampler | speed-up |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    for name, row in latest_rows("explicit_models.jsonl").items():
+    order = ["independent", "markov", "fvsbn", "nade", "made", "pixelcnn", "pixelrnn", "vae"]
+    rows = latest_rows("explicit_models.jsonl")
+    for name, row in sorted(rows.items(), key=lambda item: order.index(item[0]) if item[0] in order else 99):
         naive, own = row.get("sample_seconds_per_image_naive"), row.get("sample_seconds_per_image")
         speedup = f"{naive / own:.0f}×" if naive and own else "n/a"
         view = row["training_view"].split(" (")[0]
