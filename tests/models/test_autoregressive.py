@@ -18,6 +18,7 @@ TINY = {
     "fvsbn": {},
     "nade": {"hidden": 8},
     "made": {"hidden": (16, 12), "num_masks": 2, "natural_order": True},
+    "made:direct": {"hidden": (16, 12), "num_masks": 2, "natural_order": True, "direct_connection": True},
     "pixelcnn": {"channels": 24, "layers": 2, "kernel_size": 3, "first_kernel_size": 3, "head_channels": 48},
     "pixelrnn": {"variant": "diagonal_bilstm", "layers": 2, "hidden_channels": 6},
     "pixelrnn:row_lstm": {"variant": "row_lstm", "layers": 2, "hidden_channels": 6},
