@@ -130,6 +130,8 @@ class MADE(AutoregressiveModel):
         widths = [pixels, *config.hidden]
         self.hidden_layers = torch.nn.ModuleList(MaskedLinear(a, b) for a, b in itertools.pairwise(widths))
         self.output_layer = MaskedLinear(widths[-1], pixels * self.outputs_per_pixel)
+        # The direct path reads every earlier pixel: then each conditional has its whole past.
+        self.has_full_context = config.direct_connection
         self.direct = (
             MaskedLinear(pixels, pixels * self.outputs_per_pixel, bias=False)
             if config.direct_connection
