@@ -7,9 +7,9 @@ import pytest
 import torch
 
 import genmodels
-from genmodels.data import View
+from genmodels.data import View, to_unit
 from genmodels.evaluation.features import load_feature_network
-from genmodels.evaluation.sample_quality import compare_features, draw_samples, real_images, to_unit
+from genmodels.evaluation.sample_quality import compare_features, draw_samples, real_images
 from genmodels.io import load_model, save_model
 from genmodels.models.adversarial.dcgan import doublings
 from genmodels.models.adversarial.losses import (

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from genmodels.data.batches import Batch, BatchStream, ordered_batches
 from genmodels.data.dataset import DataError, ImageSet
-from genmodels.data.transforms import View, evaluation_view, to_uint8
+from genmodels.data.transforms import View, evaluation_view, to_uint8, to_unit
 
 __all__ = [
     "Batch",
@@ -25,6 +25,7 @@ __all__ = [
     "load_dataset",
     "ordered_batches",
     "to_uint8",
+    "to_unit",
 ]
 
 

@@ -85,8 +85,13 @@ def evaluation_view(view: View) -> View:
     return View("static" if view.kind == "dynamic" else view.kind, view.pad)
 
 
-def to_uint8(x: Tensor, kind: str) -> Tensor:
-    """Back from a model's range to displayable uint8 (for image grids)."""
+def to_unit(x: Tensor, kind: str) -> Tensor:
+    """Back from a model's range (the view `kind`) to [0, 1]."""
     if kind == "symmetric":
         x = (x + 1.0) / 2.0
-    return (x.clamp(0.0, 1.0) * 255.0).round().to(torch.uint8)
+    return x.clamp(0.0, 1.0)
+
+
+def to_uint8(x: Tensor, kind: str) -> Tensor:
+    """Back from a model's range to displayable uint8 (for image grids)."""
+    return (to_unit(x, kind) * 255.0).round().to(torch.uint8)

@@ -28,7 +28,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from genmodels.data import ImageSet, View, evaluation_view, ordered_batches
+from genmodels.data import ImageSet, View, evaluation_view, ordered_batches, to_unit
 from genmodels.evaluation.features import FeatureNetwork, load_feature_network
 
 COVERED_SHARE = 0.2  # a class is covered when it has at least this fraction of the uniform share
@@ -43,13 +43,6 @@ class _GivenFeatures(nn.Module):
 
     def forward(self, features: Tensor) -> Tensor:
         return features
-
-
-def to_unit(images: Tensor, view_kind: str) -> Tensor:
-    """A model's images (or a view's) in [0, 1]."""
-    if view_kind == "symmetric":
-        images = (images + 1.0) / 2.0
-    return images.clamp(0.0, 1.0)
 
 
 @torch.no_grad()

@@ -22,7 +22,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from genmodels.data import View
 from genmodels.models.base import GenerativeModel, Logs, ModelConfig, Objective, OptimizerSpec
 from genmodels.registry import register
 
@@ -78,12 +77,6 @@ class Classifier(GenerativeModel):
         )  # fmt: skip
         self.dropout = nn.Dropout(config.dropout)
         self.head = nn.Linear(config.features, config.num_classes)
-
-    def default_view(self) -> View:
-        return View("unit")
-
-    def check_view(self, view: View) -> None:
-        """Any view works; the shipped network was trained on grey levels in [0, 1]."""
 
     # -- the network -----------------------------------------------------------------------------
     def features(self, x: Tensor) -> Tensor:

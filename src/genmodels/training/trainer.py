@@ -398,10 +398,7 @@ def _summary(logs: dict[str, float]) -> str:
 
 
 def _gradient_norm(parameters) -> torch.Tensor:
-    grads = [p.grad.detach() for p in parameters if p.grad is not None]
-    if not grads:
-        return torch.zeros(())
-    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
+    return torch.nn.utils.get_total_norm([p.grad.detach() for p in parameters if p.grad is not None])
 
 
 def _seed_everything(seed: int) -> None:

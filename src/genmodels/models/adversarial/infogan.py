@@ -59,6 +59,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from genmodels.data import to_unit
 from genmodels.models.adversarial.base import AdversarialModel, dcgan_init
 from genmodels.models.adversarial.dcgan import doublings
 from genmodels.models.adversarial.losses import GeneratorLoss, generator_loss
@@ -320,7 +321,7 @@ def categorical_code_accuracy(
         confusion = torch.zeros(model.config.categories, num_classes, dtype=torch.long)
         for k in range(model.config.categories):
             images = model.sample(n_per_code, condition={"category": k}, generator=generator)
-            labels = torch.as_tensor(classify(((images + 1) / 2).clamp(0, 1))).long().cpu()
+            labels = torch.as_tensor(classify(to_unit(images, "symmetric"))).long().cpu()
             if len(labels) != n_per_code or labels.min() < 0 or labels.max() >= num_classes:
                 raise ValueError(f"classify must return {n_per_code} labels in 0..{num_classes - 1}")
             confusion[k] += torch.bincount(labels, minlength=num_classes)

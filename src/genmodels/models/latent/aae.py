@@ -57,8 +57,8 @@ from genmodels.data import ImageSet, View, ordered_batches
 from genmodels.models.adversarial.losses import GeneratorLoss, discriminator_loss, generator_loss
 from genmodels.models.base import GenerativeModel, Logs, ModelConfig, Objective, OptimizerSpec
 from genmodels.models.distributions import pixel_likelihood
+from genmodels.models.latent.networks import ACTIVATIONS, decoder_logits, mlp, mlp_encoder_decoder, pixel_head
 from genmodels.models.latent.priors import make_prior
-from genmodels.models.latent.vae import ACTIVATIONS, _mlp
 from genmodels.registry import register
 
 
@@ -117,7 +117,7 @@ class AAE(GenerativeModel):
 
     def __init__(self, config: AAEConfig) -> None:
         super().__init__(config)
-        c, h, w = config.image_shape
+        colours = config.image_shape[0]
         parts = {"components": config.num_classes} if config.prior in ("mixture", "swiss_roll") else {}
         try:
             self.prior = make_prior(config.prior, config.latent_dim, **parts)
@@ -131,30 +131,26 @@ class AAE(GenerativeModel):
         if config.labels == "semi_supervised" and config.labelled < 0:
             raise ConfigError(f"aae config: labelled must be >= 0, got {config.labelled}")
         self.likelihood = pixel_likelihood(config.levels)
-        activation = ACTIVATIONS[config.activation]
-        out_channels = c if config.levels == 2 else config.categorical_features
-        self.head = None if config.levels == 2 else nn.Conv2d(out_channels, c * config.levels, 1)
-        d = c * h * w
-        self.encoder = nn.Sequential(nn.Flatten(), _mlp([d, *config.hidden, config.latent_dim], activation))
-        self.decoder = nn.Sequential(
-            _mlp([config.latent_dim, *reversed(config.hidden), out_channels * h * w], activation),
-            nn.Unflatten(1, (out_channels, h, w)),
+        out_channels, self.head = pixel_head(colours, config.levels, config.categorical_features)
+        self.encoder, self.decoder = mlp_encoder_decoder(
+            config.image_shape,
+            config.hidden,
+            config.latent_dim,
+            config.latent_dim,
+            out_channels,
+            ACTIVATIONS[config.activation],
         )
         # D sees the code, and with labels a one-hot of K classes plus the "no label" slot.
         self.label_slots = 0 if config.labels == "none" else config.num_classes + 1
         self.discriminator = nn.Sequential(
-            _mlp([config.latent_dim + self.label_slots, *config.discriminator_hidden, 1], nn.ReLU),
+            mlp([config.latent_dim + self.label_slots, *config.discriminator_hidden, 1], nn.ReLU),
             nn.Flatten(0),
         )
 
     # -- the networks ----------------------------------------------------------------------------
     def logits(self, z: Tensor) -> Tensor:
         """Parameters of p_G(x | z), shaped for the pixel likelihood."""
-        features = self.decoder(z)
-        if self.head is None:
-            return features
-        c, h, w = self.config.image_shape
-        return self.head(features).view(len(z), self.config.levels, c, h, w)
+        return decoder_logits(self.decoder, self.head, z, self.config.image_shape, self.config.levels)
 
     def critic(self, z: Tensor, slots: Tensor | None) -> Tensor:
         """D's logit for codes z, with their label slots (K = "no label") when trained with labels."""

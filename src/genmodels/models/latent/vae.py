@@ -30,10 +30,9 @@ from torch import Tensor, nn
 
 from genmodels.models.base import GenerativeModel, Logs, ModelConfig, Objective, OptimizerSpec
 from genmodels.models.distributions import pixel_likelihood
+from genmodels.models.latent.networks import ACTIVATIONS, decoder_logits, mlp_encoder_decoder, pixel_head
 from genmodels.models.latent.priors import StandardNormal
 from genmodels.registry import register
-
-ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU, "softplus": nn.Softplus}
 
 
 @dataclass
@@ -47,15 +46,6 @@ class VAEConfig(ModelConfig):
     iw_samples: int = 1000  # k of the importance-weighted log_prob
     lr: float = 1e-3
     categorical_features: int = 32  # per-pixel features before the 256-way head (levels > 2 only)
-
-
-def _mlp(sizes: list[int], activation: type[nn.Module]) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
-        layers.append(nn.Linear(n_in, n_out))
-        if i < len(sizes) - 2:
-            layers.append(activation())
-    return nn.Sequential(*layers)
 
 
 def gaussian_kl_to_standard(mu: Tensor, logvar: Tensor) -> Tensor:
@@ -88,22 +78,19 @@ class VAE(GenerativeModel):
 
     def __init__(self, config: VAEConfig) -> None:
         super().__init__(config)
-        c, h, w = config.image_shape
+        colours = config.image_shape[0]
         self.likelihood = pixel_likelihood(config.levels)
         self.prior = StandardNormal(config.latent_dim)
         activation = ACTIVATIONS[config.activation]
-        # A 256-way head per pixel would need a huge MLP output: the trunk emits a few features
-        # per pixel and a shared 1x1 layer maps them to the levels' logits.
-        out_channels = c if config.levels == 2 else config.categorical_features
-        self.head = None if config.levels == 2 else nn.Conv2d(out_channels, c * config.levels, 1)
+        out_channels, self.head = pixel_head(colours, config.levels, config.categorical_features)
         if config.architecture == "mlp":
-            d = c * h * w
-            self.encoder = nn.Sequential(
-                nn.Flatten(), _mlp([d, *config.hidden, 2 * config.latent_dim], activation)
-            )
-            self.decoder = nn.Sequential(
-                _mlp([config.latent_dim, *reversed(config.hidden), out_channels * h * w], activation),
-                nn.Unflatten(1, (out_channels, h, w)),
+            self.encoder, self.decoder = mlp_encoder_decoder(
+                config.image_shape,
+                config.hidden,
+                2 * config.latent_dim,
+                config.latent_dim,
+                out_channels,
+                activation,
             )
         else:
             self.encoder, self.decoder = self._conv_networks(config, out_channels, activation)
@@ -141,11 +128,7 @@ class VAE(GenerativeModel):
 
     def logits(self, z: Tensor) -> Tensor:
         """Parameters of p_θ(x | z), shaped for the pixel likelihood."""
-        features = self.decoder(z)
-        if self.head is None:
-            return features
-        c, h, w = self.config.image_shape
-        return self.head(features).view(len(z), self.config.levels, c, h, w)
+        return decoder_logits(self.decoder, self.head, z, self.config.image_shape, self.config.levels)
 
     # -- the objective ---------------------------------------------------------------------------
     def elbo_terms(self, x: Tensor) -> dict[str, Tensor]:
