@@ -73,6 +73,8 @@ def train(
     overrides = dict(config or {})
     # The data decide the image shape unless the user says otherwise.
     probe = cls(cls.make_config(preset, **overrides))  # only to ask which view it wants
+    # Padding: what the user asked for, else what the model wants for these images (28 -> 32).
+    pad = pad or probe.default_pad(train_set.image_shape)
     chosen = View(view or recipe_view or probe.default_view().kind, pad, perturb)
     overrides.setdefault("image_shape", chosen.image_shape(train_set.image_shape))
     from genmodels.training.trainer import _seed_everything

@@ -55,7 +55,7 @@ def load_dataset(name: str, split: str = "train") -> ImageSet:
     if base in generated:
         return generated[base](options, split)
     data = _load_base(base, split)
-    return apply_options(data, options, name) if options else data
+    return apply_options(data, options, name, split) if options else data
 
 
 def _load_base(name: str, split: str) -> ImageSet:

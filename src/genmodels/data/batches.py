@@ -1,5 +1,5 @@
 """Mini-batches drawn from an in-memory ImageSet, as dicts {"x": view of the images, "y": labels,
-"index": row positions}.
+"index": row positions, and the set's per-row fields under their names}.
 
 The order is a pure function of (seed, step): epoch e is shuffled by a generator seeded with
 (seed, e), and a random view (dynamic binarisation, perturbation) of step s draws from a generator
@@ -35,6 +35,7 @@ def make_batch(data: ImageSet, index: Tensor, view: View, generator: torch.Gener
     batch = {"x": view(data.images[index], generator), "index": index}
     if data.labels is not None:
         batch["y"] = data.labels[index]
+    batch.update({key: values[index] for key, values in data.fields.items()})
     return batch
 
 

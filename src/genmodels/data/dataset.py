@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
@@ -14,7 +15,9 @@ class DataError(ValueError):
 
 @dataclass(frozen=True)
 class ImageSet:
-    """Images as uint8 [N, C, H, W] (grey levels 0..255), with optional integer class labels [N].
+    """Images as uint8 [N, C, H, W] (grey levels 0..255), with optional integer class labels [N]
+    and optional per-row `fields` (captions as bytes, measured attributes, key-patch boxes, domain
+    labels): tensors whose first dimension is N, carried into every batch under their names.
 
     Keeping the raw uint8 pixels (not floats) means one copy in memory and one source of truth:
     every view a model needs (binarised, [0, 1], [-1, 1], padded) is computed per batch by
@@ -25,6 +28,7 @@ class ImageSet:
     labels: Tensor | None = None
     name: str = "unnamed"
     class_names: tuple[str, ...] | None = None
+    fields: dict[str, Tensor] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.images.dtype != torch.uint8 or self.images.dim() != 4:
@@ -36,6 +40,11 @@ class ImageSet:
             raise DataError(
                 f"{self.name}: {len(self.images)} images but {len(self.labels)} labels; they must match"
             )
+        for key, values in self.fields.items():
+            if key in ("x", "y", "index"):
+                raise DataError(f"{self.name}: field name {key!r} is reserved for the batch itself")
+            if len(values) != len(self.images):
+                raise DataError(f"{self.name}: {len(self.images)} images but {len(values)} rows of {key!r}")
 
     def __len__(self) -> int:
         return len(self.images)
@@ -53,4 +62,9 @@ class ImageSet:
 
     def subset(self, index: Tensor | slice, name: str | None = None) -> ImageSet:
         labels = None if self.labels is None else self.labels[index]
-        return ImageSet(self.images[index], labels, name or self.name, self.class_names)
+        fields = {key: values[index] for key, values in self.fields.items()}
+        return ImageSet(self.images[index], labels, name or self.name, self.class_names, fields)
+
+    def replace(self, **changes: object) -> ImageSet:
+        """A copy with some attributes changed (fields and labels carried unless given)."""
+        return dataclasses.replace(self, **changes)

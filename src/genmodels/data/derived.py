@@ -5,7 +5,10 @@
 - `mnist[invert]`: 255 − x (white background, black strokes);
 - `noise[shape=1x28x28, n=1000]`: uniform random grey levels;
 - `photos[size=28, n=1000, colour]`: patches cut from the photographs that scikit-image and
-  scikit-learn ship (grey unless `colour`); train and test use disjoint photographs.
+  scikit-learn ship (grey unless `colour`); train and test use disjoint photographs;
+- `mnist[captions]`: a templated sentence per image from its label and measured attributes
+  (`captions`), with phrasings held out of training in the test split;
+- `mnist[patches=3, patch_size=10]`: the boxes of key local patches for Puzzle-GAN (`key_patches`).
 
 Options combine (`mnist[classes=0-4, invert]`). Everything is a pure function of the name and the
 split: no randomness outside seeded generators, nothing downloaded.
@@ -50,10 +53,13 @@ def parse_classes(text: str) -> list[int]:
     return classes
 
 
-def apply_options(data: ImageSet, options: dict[str, str], spec: str) -> ImageSet:
-    unknown = set(options) - {"classes", "invert"}
+def apply_options(data: ImageSet, options: dict[str, str], spec: str, split: str = "train") -> ImageSet:
+    unknown = set(options) - {"classes", "invert", "captions", "patches", "patch_size"}
     if unknown:
-        raise DataError(f"{spec}: unknown option(s) {', '.join(sorted(unknown))}; known: classes=..., invert")
+        raise DataError(
+            f"{spec}: unknown option(s) {', '.join(sorted(unknown))}; "
+            "known: classes=..., invert, captions, patches=K, patch_size=P"
+        )
     if "classes" in options:
         if data.labels is None:
             raise DataError(f"{spec}: classes= needs a labelled data set; {data.name} has no labels")
@@ -62,9 +68,29 @@ def apply_options(data: ImageSet, options: dict[str, str], spec: str) -> ImageSe
             raise DataError(f"{spec}: no images of classes {options['classes']}")
         data = data.subset(keep.nonzero().squeeze(1))
     if "invert" in options:
-        data = ImageSet(255 - data.images, data.labels, data.name, data.class_names)
-    split = data.name.rsplit("/", 1)[-1] if "/" in data.name else None
-    return ImageSet(data.images, data.labels, f"{spec}/{split}" if split else spec, data.class_names)
+        data = data.replace(images=255 - data.images)
+    if "captions" in options:
+        from genmodels.data.captions import add_captions
+
+        data = add_captions(data, split)
+    if "patches" in options or "patch_size" in options:
+        from genmodels.data.key_patches import add_key_patches
+
+        data = add_key_patches(
+            data,
+            split,
+            _integer(options.get("patches") or "3", "patches", spec),
+            _integer(options.get("patch_size") or "10", "patch_size", spec),
+        )
+    split_name = data.name.rsplit("/", 1)[-1] if "/" in data.name else None
+    return data.replace(name=f"{spec}/{split_name}" if split_name else spec)
+
+
+def _integer(text: str, option: str, spec: str) -> int:
+    try:
+        return int(text)
+    except ValueError as error:
+        raise DataError(f"{spec}: {option}={text!r} is not an integer") from error
 
 
 def _split_seed(split: str) -> int:

@@ -118,6 +118,15 @@ class GenerativeModel(nn.Module):
     def on_step(self, step: int) -> None:
         """Called by the trainer before each step: schedules (growth, fade-in) are model state."""
 
+    def milestones(self) -> dict[int, str]:
+        """Steps (counted as steps done) at which the trainer also writes a named sample grid,
+        e.g. the end of each resolution stage of a growing GAN."""
+        return {}
+
+    def default_pad(self, raw_shape: tuple[int, int, int]) -> int:
+        """Pixels of padding the model wants around images of `raw_shape` (e.g. 28 -> 32)."""
+        return 0
+
     def default_view(self) -> View:
         """The data view this model trains on: [-1, 1] for GANs; binarised when levels = 2."""
         if self.input_range == "symmetric":

@@ -22,7 +22,8 @@ import numpy as np
 import torch
 
 from genmodels.config import config_to_dict
-from genmodels.data import BatchStream, ImageSet, View, ordered_batches, to_uint8
+from genmodels.data import BatchStream, ImageSet, View, evaluation_view, ordered_batches, to_uint8
+from genmodels.data.batches import make_batch
 from genmodels.io import (
     EMA_FILE,
     WEIGHTS_FILE,
@@ -158,6 +159,7 @@ class Trainer:
     # -- the loop --------------------------------------------------------------------------------
     def fit(self, *, resume: bool = False) -> TrainResult:
         start, stopwatch, best, bad_validations = self._start(resume)
+        milestones = self.model.milestones()
         log = self.log
         stopped_early, done = False, start
         last_logs: dict[str, float] = {}
@@ -217,6 +219,8 @@ class Trainer:
                         stopped_early = True
                 if self.config.sample_every and done % self.config.sample_every == 0:
                     self.write_samples(done)
+                if done in milestones:
+                    self.write_samples(done, name=milestones[done])
                 is_last = done == self.total_steps or stopped_early
                 if is_last or (self.config.checkpoint_every and done % self.config.checkpoint_every == 0):
                     self._checkpoint(done, stopwatch.seconds, best, bad_validations)
@@ -326,11 +330,19 @@ class Trainer:
     def write_samples(self, step: int, name: str | None = None) -> None:
         if not self.is_main or self.config.num_samples <= 0 or "sample" not in self.model.capabilities():
             return
+        n = self.config.num_samples
         with self._evaluation_mode(self.config.seed + 2):
             generator = torch.Generator(self.accelerator.device).manual_seed(self.config.seed)
-            images = to_uint8(
-                self.model.sample(self.config.num_samples, generator=generator).cpu(), self.view.kind
-            )
+            condition = None
+            if hasattr(self.model, "condition_from_batch"):
+                # A model that samples from something in the data (a caption, key patches) draws
+                # its grid from the first rows of the training set: the same rows at every step.
+                rows = torch.arange(n) % len(self.stream.data)
+                batch = make_batch(self.stream.data, rows, evaluation_view(self.view), None)
+                batch = {k: v.to(self.accelerator.device) for k, v in batch.items()}
+                condition = self.model.condition_from_batch(batch)
+            samples = self.model.sample(n, condition=condition, generator=generator)
+            images = to_uint8(samples.cpu(), self.view.kind)
         grid = image_grid(images, scale=2)
         save_image(grid, self.run_dir / "samples" / f"{name or f'step_{step:07d}'}.png")
         self.log.image("samples", grid, step)
