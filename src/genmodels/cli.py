@@ -177,13 +177,25 @@ def train(
 @handles_errors
 def sample(
     run: Annotated[Path, typer.Argument(help="A run or model folder.")],
+    patch_files: Annotated[
+        list[Path] | None, typer.Argument(help="With --patches: the key patches (PNG), one file each.")
+    ] = None,
     n: Annotated[int, typer.Option("-n", help="Number of samples.")] = 64,
     out: Annotated[Path, typer.Option(help="PNG grid to write.")] = Path("samples.png"),
     seed: Annotated[int, typer.Option()] = 0,
     ema: Annotated[bool, typer.Option(help="Use the EMA weights (if the run kept them).")] = False,
     nrow: Annotated[int | None, typer.Option(help="Images per row.")] = None,
+    text: Annotated[str | None, typer.Option(help="A sentence, for text-to-image models.")] = None,
+    interpolate_to: Annotated[
+        str | None,
+        typer.Option(help="With --text: a second sentence; writes a grid moving from one to the other."),
+    ] = None,
+    patches: Annotated[
+        bool, typer.Option("--patches", help="Build whole images from the key patches given as files.")
+    ] = False,
 ) -> None:
-    """Draw N samples from a trained model into a PNG grid."""
+    """Draw N samples from a trained model into a PNG grid; `--text "a thick seven"` for
+    text-to-image, `--patches a.png b.png c.png` for Puzzle-GAN."""
     import torch
 
     import genmodels
@@ -191,10 +203,53 @@ def sample(
     from genmodels.viz import save_grid
 
     model = genmodels.load(run, use_ema=ema)
+    kind = getattr(model, "condition_kind", None)
+    if (text is not None or interpolate_to is not None) and kind != "text":
+        raise ValueError(f"{model.name} does not take a sentence (--text is for text-to-image models)")
+    if patches != bool(patch_files):
+        raise ValueError("give key patches as files after --patches: sample RUN --patches a.png b.png c.png")
+    if patches and kind != "patches":
+        raise ValueError(f"{model.name} does not build images from patches")
+    if kind in ("text", "patches") and text is None and not patches:
+        option = "--text 'a thick seven'" if kind == "text" else "--patches a.png b.png c.png"
+        raise ValueError(f"{model.name} samples from a condition: pass {option}")
     generator = torch.Generator().manual_seed(seed)
-    images = model.sample(n, generator=generator)
+    condition: Any = None
+    if text is not None and interpolate_to is not None:
+        images, nrow = model.interpolation_grid(text, interpolate_to, generator=generator), 8
+    else:
+        if text is not None:
+            condition = text
+        elif patches:
+            condition = _read_patches(patch_files, model).expand(n, -1, -1, -1, -1)
+        images = model.sample(n, condition=condition, generator=generator)
     save_grid(to_uint8(images, model.default_view().kind), out, nrow=nrow)
-    typer.echo(f"{n} samples -> {out}")
+    typer.echo(f"{len(images)} samples -> {out}")
+
+
+def _read_patches(files: list[Path], model: Any):
+    """Patch images -> [1, K, C, p, p] in the model's range, resized to the model's patch size."""
+    import numpy as np
+    import torch
+    from PIL import Image, UnidentifiedImageError
+
+    from genmodels.data import View
+
+    colours = model.config.image_shape[0]
+    size = model.config.patch_size
+    if len(files) != model.config.num_patches:
+        raise ValueError(f"{model.name} was trained on {model.config.num_patches} patches; got {len(files)}")
+    arrays = []
+    for file in files:
+        try:
+            with Image.open(file) as image:
+                image = image.convert("L" if colours == 1 else "RGB").resize((size, size))
+        except (OSError, UnidentifiedImageError) as error:
+            raise ValueError(f"{file}: not a readable image ({error})") from None
+        array = np.asarray(image, dtype=np.uint8)
+        arrays.append(array[None] if colours == 1 else array.transpose(2, 0, 1))
+    stacked = torch.from_numpy(np.stack(arrays))  # [K, C, p, p] uint8
+    return View(model.default_view().kind)(stacked).unsqueeze(0).to(model.device)
 
 
 def _evaluation_view(run: Path, view: str | None, model: Any):

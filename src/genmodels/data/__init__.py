@@ -3,7 +3,10 @@
 `load_dataset(name, split)` understands:
 - `mnist`, `digits`: embedded (section 4 of DESIGN.md), nothing downloads;
 - `idx:DIR`: MNIST-format IDX files (gzipped or not);
-- `folder:DIR`: an image folder, class subfolders optional.
+- `folder:DIR`: an image folder, class subfolders optional;
+- `captions:FILE.jsonl`: image and caption pairs, one JSON object per line (`captions`);
+- derived views `NAME[options]` (`derived`), e.g. `mnist[captions]`: a templated caption per digit
+  naming its measured thickness, slant and size, worded differently in the test split.
 """
 
 from __future__ import annotations
@@ -36,18 +39,20 @@ def _embedded() -> dict[str, Callable[[str], ImageSet]]:
 
 
 def _formats() -> dict[str, Callable[[str, str], ImageSet]]:
+    from genmodels.data.captions import load_captions
     from genmodels.data.formats import load_idx, load_image_folder
 
-    return {"idx": load_idx, "folder": load_image_folder}
+    return {"idx": load_idx, "folder": load_image_folder, "captions": load_captions}
 
 
 def dataset_names() -> list[str]:
-    return [*_embedded(), "noise", "photos", *(f"{prefix}:DIR" for prefix in _formats()), "NAME[options]"]
+    return [*_embedded(), "noise", "photos", *(f"{prefix}:{'FILE.jsonl' if prefix == 'captions' else 'DIR'}" for prefix in _formats()), "NAME[options]"]
 
 
 def load_dataset(name: str, split: str = "train") -> ImageSet:
     """Load a data set by name (`mnist`, `digits`, `noise`, `photos`), by `format:PATH` (`idx:DIR`,
-    `folder:DIR`), or a derived view of either: `mnist[classes=0-8]`, `mnist[invert]` (see `derived`)."""
+    `folder:DIR`, `captions:FILE.jsonl`), or a derived view of either: `mnist[classes=0-8]`,
+    `mnist[invert]`, `mnist[captions]` (see `derived`)."""
     from genmodels.data.derived import apply_options, load_noise, load_photos, parse_spec
 
     base, options = parse_spec(name)

@@ -29,6 +29,7 @@ import torch
 from torch import Tensor, nn
 
 from genmodels.data import ImageSet, View, evaluation_view, ordered_batches, to_unit
+from genmodels.data.batches import make_batch
 from genmodels.evaluation.features import FeatureNetwork, load_feature_network
 
 COVERED_SHARE = 0.2  # a class is covered when it has at least this fraction of the uniform share
@@ -46,11 +47,34 @@ class _GivenFeatures(nn.Module):
 
 
 @torch.no_grad()
-def draw_samples(model: Any, n: int, *, seed: int = 0, batch_size: int = 250) -> Tensor:
-    """n samples of `model`, in batches, from a seeded generator (on CPU)."""
+def draw_samples(
+    model: Any,
+    n: int,
+    *,
+    seed: int = 0,
+    batch_size: int = 250,
+    data: ImageSet | None = None,
+    view: View | None = None,
+) -> Tensor:
+    """n samples of `model`, in batches, from a seeded generator (on CPU).
+
+    A model that samples from something in the data (`condition_from_batch`: a caption, key
+    patches) takes its conditions from the rows of `data` in order, cycling when n exceeds them."""
     model.eval()
     generator = torch.Generator(model.device).manual_seed(seed)
-    parts = [model.sample(min(batch_size, n - i), generator=generator).cpu() for i in range(0, n, batch_size)]
+    conditional = hasattr(model, "condition_from_batch")
+    if conditional and (data is None or view is None):
+        raise ValueError(f"{model.name} samples from data ({model.condition_kind}): pass data= and view=")
+    parts = []
+    for start in range(0, n, batch_size):
+        size, condition = min(batch_size, n - start), None
+        if conditional:
+            rows = torch.arange(start, start + size) % len(data)
+            batch = {
+                k: v.to(model.device) for k, v in make_batch(data, rows, evaluation_view(view), None).items()
+            }
+            condition = model.condition_from_batch(batch)
+        parts.append(model.sample(size, condition=condition, generator=generator).cpu())
     return torch.cat(parts)
 
 
@@ -141,7 +165,7 @@ def sample_quality(
     """Draw n_fake samples of `model` and compare them with all of `data` (in the model's view)."""
     network = features if isinstance(features, FeatureNetwork) else load_feature_network(features)
     real = real_images(data, view, seed=seed)
-    fake = to_unit(draw_samples(model, n_fake, seed=seed), view.kind)
+    fake = to_unit(draw_samples(model, n_fake, seed=seed, data=data, view=view), view.kind)
     result = image_quality(real, fake, network, nearest_k=nearest_k, kid_subsets=kid_subsets)
     result["real"] = f"{data.name} ({evaluation_view(view).describe()})"
     return result
