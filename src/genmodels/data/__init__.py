@@ -46,7 +46,13 @@ def _formats() -> dict[str, Callable[[str, str], ImageSet]]:
 
 
 def dataset_names() -> list[str]:
-    return [*_embedded(), "noise", "photos", *(f"{prefix}:{'FILE.jsonl' if prefix == 'captions' else 'DIR'}" for prefix in _formats()), "NAME[options]"]
+    return [
+        *_embedded(),
+        "noise",
+        "photos",
+        *(f"{prefix}:{'FILE.jsonl' if prefix == 'captions' else 'DIR'}" for prefix in _formats()),
+        "NAME[options]",
+    ]
 
 
 def load_dataset(name: str, split: str = "train") -> ImageSet:
