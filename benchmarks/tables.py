@@ -4,6 +4,7 @@ so that no number there is typed by hand. The latest row of each model wins.
     python benchmarks/tables.py explicit
     python benchmarks/tables.py quality
     python benchmarks/tables.py density     # anomaly detection and the Bayes classifier
+    python benchmarks/tables.py structured  # text-to-image, Puzzle-GAN, Progressive GAN
 """
 
 from __future__ import annotations
@@ -97,13 +98,76 @@ def density_tables() -> str:
     return "\n".join(lines)
 
 
+def structured_tables() -> str:
+    """Text-to-image, Puzzle-GAN and Progressive GAN (issue 5)."""
+    rows = latest_rows("structured.jsonl")
+    lines: list[str] = []
+    if "text2image" in rows:
+        r = rows["text2image"]
+        lines += [
+            f"Text-to-image ({r['run']}, {r['steps']:,} steps, {_seconds(r.get('train_seconds'))}):",
+            "",
+            "| captions | digit accuracy | thickness: exact (baseline) | slant: exact (baseline) "
+            "| size: exact (baseline) | attributes on the named side of the median | FD-digits | recall |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for name in ("held_out_phrasings", "training_phrasings"):
+            c = r[name]
+            a = c["attributes"]
+            cells = " | ".join(
+                f"{a[k]['exact']:.3f} ({a[k].get('baseline_exact', float('nan')):.3f}; n = {a[k]['named']})"
+                for k in ("thickness", "slant", "size")
+            )
+            lines.append(
+                f"| {name.replace('_', ' ')} ({c['data']}) | **{c['digit_accuracy']:.3f}** | {cells} "
+                f"| {a['all']['side']:.3f} | {c['fd']:.1f} | {_small(c.get('recall'))} |"
+            )
+        lines.append("")
+    if "puzzlegan" in rows:
+        r = rows["puzzlegan"]
+        lines += [
+            f"Puzzle-GAN ({r['run']}, {r['steps']:,} steps, {_seconds(r.get('train_seconds'))}; "
+            f"{r['images']:,} test digits, {r['patches']:,} patches):",
+            "",
+            "| FD-digits | recall | placement: mean IoU (centre baseline) | IoU ≥ 0.5 (centre baseline) "
+            "| appearance L1 |",
+            "|---|---|---|---|---|",
+            f"| {r['fd']:.1f} | {_small(r.get('recall'))} | **{r['mean_iou']:.3f}** "
+            f"({r['centre_baseline_mean_iou']:.3f}) | {r['share_iou_50']:.3f} "
+            f"({r['centre_baseline_share_iou_50']:.3f}) | {r['appearance_l1']:.3f} |",
+            "",
+        ]
+    if "progan" in rows:
+        r = rows["progan"]
+        lines += [
+            f"Progressive GAN ({r['run']}, {r['steps']:,} steps, {_seconds(r.get('train_seconds'))}; "
+            f"1,000 samples against {r['data']}):",
+            "",
+            "| generator | FD-digits | precision | recall | coverage | classes |",
+            "|---|---|---|---|---|---|",
+        ]
+        for weights in ("ema", "raw"):
+            q = r[weights]
+            lines.append(
+                f"| {weights} | **{q['fd']:.1f}** | {_small(q.get('precision'))} | {_small(q.get('recall'))} "
+                f"| {_small(q.get('coverage'))} | {q.get('classes_covered', 'n/a')} |"
+            )
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("table", choices=["explicit", "quality", "density"])
+    parser.add_argument("table", choices=["explicit", "quality", "density", "structured"])
     args = parser.parse_args()
-    print({"explicit": explicit_table, "quality": quality_table, "density": density_tables}[args.table]())
+    tables = {
+        "explicit": explicit_table,
+        "quality": quality_table,
+        "density": density_tables,
+        "structured": structured_tables,
+    }
+    print(tables[args.table]())
 
 
 if __name__ == "__main__":

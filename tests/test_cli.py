@@ -90,3 +90,39 @@ def test_help_does_not_import_heavy_modules():
     )
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert output.strip() == "[]"
+
+
+def test_sample_from_a_sentence_and_an_interpolation(tmp_path):
+    import genmodels
+    from genmodels.io import save_model
+
+    model = genmodels.create(
+        "text2image", image_shape=(1, 8, 8), latent_dim=8, channels=8, text_dim=16, projected_dim=8
+    )
+    save_model(model, tmp_path / "t2i")
+    result = _invoke(
+        "sample", tmp_path / "t2i", "--text", "a thick seven", "-n", 16, "--out", tmp_path / "s.png"
+    )
+    assert result.exit_code == 0, result.output
+    assert "16 samples" in result.output and (tmp_path / "s.png").is_file()
+    result = _invoke(
+        "sample",
+        tmp_path / "t2i",
+        "--text",
+        "a one",
+        "--interpolate-to",
+        "a thick eight",
+        "--out",
+        tmp_path / "i.png",
+    )
+    assert result.exit_code == 0 and "32 samples" in result.output, result.output
+    # A text model needs a sentence; a sentence is refused by a model that takes none.
+    assert "pass --text" in _invoke("sample", tmp_path / "t2i", "--out", tmp_path / "x.png").output
+    save_model(
+        genmodels.create(
+            "gan", image_shape=(1, 8, 8), generator_hidden=(8,), discriminator_hidden=(8,), latent_dim=4
+        ),
+        tmp_path / "gan",
+    )
+    refused = _invoke("sample", tmp_path / "gan", "--text", "a one", "--out", tmp_path / "x.png")
+    assert refused.exit_code == 2 and "does not take a sentence" in refused.output
