@@ -70,7 +70,7 @@ def train(
         recipe.pop("steps", None), recipe.pop("epochs", None)
     train_config = config_from_dict(TrainConfig, {**recipe, **train_options}, context="training options")
     train_set = load_dataset(data, split)
-    overrides = dict(config or {})
+    overrides = {**cls.settings_from_data(train_set), **(config or {})}
     # The data decide the image shape unless the user says otherwise.
     probe = cls(cls.make_config(preset, **overrides))  # only to ask which view it wants
     # Padding: what the user asked for, else what the model wants for these images (28 -> 32).

@@ -178,7 +178,7 @@ def test_fields_have_the_right_shapes() -> None:
     data, texts = captioned("test")
     assert data.name == "mnist[captions]/test" and len(data) == 1000
     assert data.fields["text"].shape == (1000, TEXT_LENGTH) and data.fields["text"].dtype == torch.uint8
-    for key in ("named", "attributes"):
+    for key in ("named", "measured"):
         assert data.fields[key].shape == (1000, 3) and data.fields[key].dtype == torch.int64
     assert all(texts)
 
@@ -186,7 +186,7 @@ def test_fields_have_the_right_shapes() -> None:
 @pytest.mark.parametrize("split", ["train", "test"])
 def test_captions_agree_with_labels_and_measures(split: str) -> None:
     data, texts = captioned(split)
-    named, measured = data.fields["named"], data.fields["attributes"]
+    named, measured = data.fields["named"], data.fields["measured"]
     assert ((named == -1) | (named == measured)).all()
     assert ((named == -1) | (named == 0) | (named == 2)).all()
     counts = (named >= 0).sum(1)

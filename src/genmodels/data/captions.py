@@ -4,7 +4,7 @@
 - `text`: uint8 [N, 96], one caption's UTF-8 bytes, zero padded (`encode_texts` / `decode_texts`);
 - `named`: int64 [N, 3], the bucket (0, 1, 2 of `attributes.BUCKET_WORDS`) the caption names for
   thickness, slant and size, or −1 where it names nothing;
-- `attributes`: int64 [N, 3], the measured buckets, named or not.
+- `measured`: int64 [N, 3], the measured buckets, named or not.
 
 A caption names the digit (as a word, "seven", or a numeral, "7") and 0 to 2 of the attributes
 that are extreme for that image (bucket 0 or 2), each in one of several paraphrases, inside one of
@@ -185,7 +185,7 @@ def caption_for(label: int, named: list[int] | Tensor, seed: int = 0, split: str
 
 
 def add_captions(data: ImageSet, split: str) -> ImageSet:
-    """`data` (labelled digits) with the fields `text`, `named` and `attributes` (module docstring)."""
+    """`data` (labelled digits) with the fields `text`, `named` and `measured` (module docstring)."""
     if data.labels is None:
         raise DataError(f"{data.name}: captions need digit labels; this set has none")
     if data.num_classes is not None and data.num_classes > len(DIGIT_WORDS):
@@ -204,7 +204,7 @@ def add_captions(data: ImageSet, split: str) -> ImageSet:
         **data.fields,
         "text": encode_texts(texts),
         "named": torch.tensor(named, dtype=torch.int64).reshape(-1, len(ATTRIBUTES)),
-        "attributes": measured,
+        "measured": measured,
     }
     return data.replace(fields=fields)
 

@@ -29,6 +29,9 @@ class ImageSet:
     name: str = "unnamed"
     class_names: tuple[str, ...] | None = None
     fields: dict[str, Tensor] = field(default_factory=dict)
+    # Names for a field's values or columns: the domains of an integer `domain` field ("thin",
+    # "thick"), the columns of a binary `attributes` field ("Male", "Smiling").
+    field_names: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.images.dtype != torch.uint8 or self.images.dim() != 4:
@@ -63,7 +66,9 @@ class ImageSet:
     def subset(self, index: Tensor | slice, name: str | None = None) -> ImageSet:
         labels = None if self.labels is None else self.labels[index]
         fields = {key: values[index] for key, values in self.fields.items()}
-        return ImageSet(self.images[index], labels, name or self.name, self.class_names, fields)
+        return ImageSet(
+            self.images[index], labels, name or self.name, self.class_names, fields, self.field_names
+        )
 
     def replace(self, **changes: object) -> ImageSet:
         """A copy with some attributes changed (fields and labels carried unless given)."""

@@ -16,7 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from genmodels.config import ConfigError, config_from_dict
-from genmodels.data import Batch, View
+from genmodels.data import Batch, ImageSet, View
 
 Logs = dict[str, Tensor | float]
 
@@ -121,6 +121,12 @@ class GenerativeModel(nn.Module):
     def milestones(self) -> dict[int, str]:
         """Steps (counted as steps done) at which the trainer also writes a named sample grid,
         e.g. the end of each resolution stage of a growing GAN."""
+        return {}
+
+    @classmethod
+    def settings_from_data(cls, data: ImageSet) -> dict[str, Any]:
+        """Config values the training data decide unless the user gives them (as the image shape
+        is): e.g. a translation model's domain or attribute names."""
         return {}
 
     def default_pad(self, raw_shape: tuple[int, int, int]) -> int:
