@@ -200,3 +200,10 @@ def test_data_that_does_not_fit_the_model_is_refused(tmp_path):
         genmodels.train(
             "vae", "digits", preset=None, config=TINY_VAE, view="unit", out=tmp_path, steps=1, **QUIET
         )
+
+
+def test_linear_decay_schedule():
+    from genmodels.models.base import linear_decay
+
+    factor = linear_decay(0.5)
+    assert [factor(s, 100) for s in (0, 49, 50, 75, 99, 100)] == [1.0, 1.0, 1.0, 0.5, 0.02, 0.0]

@@ -61,6 +61,20 @@ class Objective:
     loss: Callable[[Batch], tuple[Tensor, Logs]]
     every: int = 1  # run on every k-th batch (e.g. a generator step after n_critic critic steps)
     optimizer: OptimizerSpec = field(default_factory=OptimizerSpec)
+    # The learning rate at (step, total_steps) as a factor of the optimiser's, e.g. CycleGAN's
+    # linear decay to 0 over the second half; None: constant. A function of the step alone, so a
+    # resumed run continues the same schedule.
+    lr_factor: Callable[[int, int], float] | None = None
+
+
+def linear_decay(start_fraction: float = 0.5) -> Callable[[int, int], float]:
+    """Constant for the first `start_fraction` of training, then linearly down to 0 at the end."""
+
+    def factor(step: int, total: int) -> float:
+        start = start_fraction * total
+        return 1.0 if step < start else max(0.0, 1.0 - (step - start) / max(total - start, 1))
+
+    return factor
 
 
 class GenerativeModel(nn.Module):

@@ -133,6 +133,7 @@ class Trainer:
         self.data_spec = data_spec or {"name": data.name}
         self.objectives = model.objectives()
         self.optimizers = [self._optimizer(o) for o in self.objectives]
+        self._base_lrs = {id(o): [g["lr"] for g in o.param_groups] for o in self.optimizers}
         self.stream = BatchStream(
             data,
             self.view,
@@ -175,6 +176,12 @@ class Trainer:
                 for objective, optimizer in zip(self.objectives, self.optimizers, strict=True):
                     if step % objective.every:
                         continue
+                    if objective.lr_factor is not None:
+                        factor = objective.lr_factor(step, self.total_steps)
+                        for group, base in zip(
+                            optimizer.param_groups, self._base_lrs[id(optimizer)], strict=True
+                        ):
+                            group["lr"] = base * factor
                     optimizer.zero_grad(set_to_none=True)
                     with self.accelerator.autocast():
                         loss, logs = objective.loss(batch)
