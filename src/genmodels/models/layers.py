@@ -163,3 +163,25 @@ class MinibatchStdDev(nn.Module):
         std = (y.var(dim=0, correction=0) + 1e-8).sqrt()  # [M, C, H, W]
         std = std.mean(dim=(1, 2, 3)).view(1, b // g, 1, 1, 1)  # [1, M, 1, 1, 1]
         return torch.cat([x, std.expand(g, -1, 1, h, w).reshape(b, 1, h, w)], dim=1)
+
+
+# -- translation networks (CycleGAN, StarGAN) ------------------------------------------------------
+class ResidualBlock(nn.Module):
+    """x + F(x), F = conv 3x3 -> instance norm -> ReLU -> conv 3x3 -> instance norm (Johnson et al.
+    2016, the blocks of CycleGAN's and StarGAN's generators). Reflection padding as in CycleGAN keeps
+    the borders free of the zero-padding artefacts a translator would otherwise copy."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.ReflectionPad2d(1),
+            nn.Conv2d(channels, channels, 3, bias=False),
+            nn.InstanceNorm2d(channels, affine=True),
+            nn.ReLU(),
+            nn.ReflectionPad2d(1),
+            nn.Conv2d(channels, channels, 3, bias=False),
+            nn.InstanceNorm2d(channels, affine=True),
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.body(x)
