@@ -334,26 +334,34 @@ class Trainer:
                 total, count = total + float(loss) * len(batch["x"]), count + len(batch["x"])
         return total / count
 
+    def _first_rows(self, n: int) -> dict[str, torch.Tensor]:
+        """The first n rows of the training set (cycled), in the fixed evaluation view: the same
+        inputs at every step, for models that sample from data (captions, patches, translations)."""
+        rows = torch.arange(n) % len(self.stream.data)
+        batch = make_batch(self.stream.data, rows, evaluation_view(self.view), None)
+        return {k: v.to(self.accelerator.device) for k, v in batch.items()}
+
     def write_samples(self, step: int, name: str | None = None) -> None:
-        if not self.is_main or self.config.num_samples <= 0 or "sample" not in self.model.capabilities():
+        if not self.is_main or self.config.num_samples <= 0:
             return
-        n = self.config.num_samples
+        translates = "translate" in self.model.capabilities() and hasattr(self.model, "translation_grid")
+        if "sample" not in self.model.capabilities() and not translates:
+            return
+        n, columns, log_classes = self.config.num_samples, None, self.config.sample_classes
         with self._evaluation_mode(self.config.seed + 2):
             generator = torch.Generator(self.accelerator.device).manual_seed(self.config.seed)
-            condition = None
-            if hasattr(self.model, "condition_from_batch"):
-                # A model that samples from something in the data (a caption, key patches) draws
-                # its grid from the first rows of the training set: the same rows at every step.
-                rows = torch.arange(n) % len(self.stream.data)
-                batch = make_batch(self.stream.data, rows, evaluation_view(self.view), None)
-                batch = {k: v.to(self.accelerator.device) for k, v in batch.items()}
-                condition = self.model.condition_from_batch(batch)
-            samples = self.model.sample(n, condition=condition, generator=generator)
+            if "sample" in self.model.capabilities():
+                has_condition = hasattr(self.model, "condition_from_batch")
+                condition = self.model.condition_from_batch(self._first_rows(n)) if has_condition else None
+                samples = self.model.sample(n, condition=condition, generator=generator)
+            else:  # a translator: inputs in rows, each target domain in a column
+                samples, columns = self.model.translation_grid(self._first_rows(min(n, 8)))
+                log_classes = False
             images = to_uint8(samples.cpu(), self.view.kind)
-        grid = image_grid(images, scale=2)
+        grid = image_grid(images, nrow=columns, scale=2)
         save_image(grid, self.run_dir / "samples" / f"{name or f'step_{step:07d}'}.png")
         self.log.image("samples", grid, step)
-        if self.config.sample_classes:
+        if log_classes:
             self._log_sample_classes(step, images)
 
     def _log_sample_classes(self, step: int, images: torch.Tensor) -> None:
