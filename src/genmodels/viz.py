@@ -114,10 +114,22 @@ def model_figures(model, data, view, folder: str | Path, *, seed: int = 0, n: in
     written = []
     model.eval()
     generator = torch.Generator(model.device).manual_seed(seed)
+    capabilities = model.capabilities()
     with torch.no_grad():
-        written.append(
-            save_grid(to_uint8(model.sample(n, generator=generator).cpu(), view.kind), folder / "samples.png")
-        )
+        if "sample" in capabilities:
+            condition = None
+            if hasattr(model, "condition_from_batch"):  # samples from captions, patches: the data's
+                batch = next(ordered_batches(data, view, n, seed))
+                condition = model.condition_from_batch({k: v.to(model.device) for k, v in batch.items()})
+                n = len(batch["x"])
+            samples = model.sample(n, condition=condition, generator=generator)
+            written.append(save_grid(to_uint8(samples.cpu(), view.kind), folder / "samples.png"))
+        if "translate" in capabilities and hasattr(model, "translation_grid"):
+            batch = next(ordered_batches(data, view, 8, seed))
+            images, columns = model.translation_grid({k: v.to(model.device) for k, v in batch.items()})
+            written.append(
+                save_grid(to_uint8(images.cpu(), view.kind), folder / "translations.png", nrow=columns)
+            )
         # Pictures only some models have (InfoGAN's code traversals, ...): named grids from the model.
         for stem, (images, columns) in getattr(model, "figure_grids", lambda g: {})(generator).items():
             written.append(save_grid(to_uint8(images.cpu(), view.kind), folder / f"{stem}.png", nrow=columns))
