@@ -126,3 +126,29 @@ def test_sample_from_a_sentence_and_an_interpolation(tmp_path):
     )
     refused = _invoke("sample", tmp_path / "gan", "--text", "a one", "--out", tmp_path / "x.png")
     assert refused.exit_code == 2 and "does not take a sentence" in refused.output
+
+
+def test_sample_from_key_patches(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    import genmodels
+    from genmodels.io import save_model
+
+    model = genmodels.create(
+        "puzzlegan", image_shape=(1, 8, 8), patch_size=4, latent_dim=4, channels=4, embed_dim=8
+    )
+    save_model(model, tmp_path / "puzzle")
+    files = []
+    for k in range(3):
+        files.append(tmp_path / f"p{k}.png")
+        Image.fromarray(np.full((6, 6), 60 * k, dtype=np.uint8)).save(files[-1])  # resized to 4x4
+    result = _invoke("sample", tmp_path / "puzzle", "--patches", *files, "-n", 4, "--out", tmp_path / "s.png")
+    assert result.exit_code == 0, result.output
+    assert "4 samples" in result.output and (tmp_path / "s.png").is_file()
+    too_few = _invoke("sample", tmp_path / "puzzle", "--patches", *files[:2], "--out", tmp_path / "x.png")
+    assert too_few.exit_code == 2 and "3 patches" in too_few.output
+    (tmp_path / "bad.png").write_text("not an image")
+    bad = _invoke("sample", tmp_path / "puzzle", "--patches", *files[:2], tmp_path / "bad.png")
+    assert bad.exit_code == 2 and "not a readable image" in bad.output
+    assert "pass --patches" in _invoke("sample", tmp_path / "puzzle").output
