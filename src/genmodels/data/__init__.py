@@ -5,8 +5,14 @@
 - `idx:DIR`: MNIST-format IDX files (gzipped or not);
 - `folder:DIR`: an image folder, class subfolders optional;
 - `captions:FILE.jsonl`: image and caption pairs, one JSON object per line (`captions`);
+- `unpaired:DIR`: CycleGAN folders trainA/ trainB/ testA/ testB/, field `domain`
+  (`translation_formats`);
+- `celeba:DIR`: CelebA faces with `list_attr_celeba.txt`, field `attributes`; option `size=64`
+  (`celeba:DIR[size=32, attributes=Male/Smiling]`);
 - derived views `NAME[options]` (`derived`), e.g. `mnist[captions]`: a templated caption per digit
-  naming its measured thickness, slant and size, worded differently in the test split.
+  naming its measured thickness, slant and size, worded differently in the test split;
+  `mnist[domains=thin/thick]`, `mnist[styles=thick/invert|red/green/blue]`: styled domains and
+  attributes for CycleGAN and StarGAN (`styles`).
 """
 
 from __future__ import annotations
@@ -38,11 +44,25 @@ def _embedded() -> dict[str, Callable[[str], ImageSet]]:
     return {"mnist": load_mnist, "digits": load_digits}
 
 
-def _formats() -> dict[str, Callable[[str, str], ImageSet]]:
+def _formats() -> dict[str, Callable[..., ImageSet]]:
+    """Loaders `(path, split)`; those in `_LOADER_OPTIONS` also take their options as keywords."""
     from genmodels.data.captions import load_captions
     from genmodels.data.formats import load_idx, load_image_folder
+    from genmodels.data.translation_formats import load_celeba, load_unpaired
 
-    return {"idx": load_idx, "folder": load_image_folder, "captions": load_captions}
+    return {
+        "idx": load_idx,
+        "folder": load_image_folder,
+        "captions": load_captions,
+        "unpaired": load_unpaired,
+        "celeba": load_celeba,
+    }
+
+
+# Options that a format's loader consumes itself, because they decide how files are read (CelebA's
+# faces are resized as they are read: reading them whole first would not fit in memory), as
+# (name, type); every other option is a derived view (`derived.apply_options`).
+_LOADER_OPTIONS: dict[str, dict[str, type]] = {"celeba": {"size": int}}
 
 
 def dataset_names() -> list[str]:
@@ -57,19 +77,27 @@ def dataset_names() -> list[str]:
 
 def load_dataset(name: str, split: str = "train") -> ImageSet:
     """Load a data set by name (`mnist`, `digits`, `noise`, `photos`), by `format:PATH` (`idx:DIR`,
-    `folder:DIR`, `captions:FILE.jsonl`), or a derived view of either: `mnist[classes=0-8]`,
-    `mnist[invert]`, `mnist[captions]` (see `derived`)."""
+    `folder:DIR`, `captions:FILE.jsonl`, `unpaired:DIR`, `celeba:DIR`), or a derived view of
+    either: `mnist[classes=0-8]`, `mnist[invert]`, `mnist[captions]`, `mnist[domains=thin/thick]`,
+    `celeba:DIR[size=32, attributes=Male/Smiling]` (see `derived`)."""
     from genmodels.data.derived import apply_options, load_noise, load_photos, parse_spec
 
     base, options = parse_spec(name)
     generated = {"noise": load_noise, "photos": load_photos}
     if base in generated:
         return generated[base](options, split)
-    data = _load_base(base, split)
-    return apply_options(data, options, name, split) if options else data
+    consumed = _LOADER_OPTIONS.get(base.partition(":")[0], {}) if ":" in base else {}
+    loader_options = {key: options.pop(key) for key in list(options) if key in consumed}
+    data = _load_base(base, split, loader_options, name)
+    if options:
+        return apply_options(data, options, name, split)
+    # Named by the whole spec, as derived views are, when the loader took the options.
+    return data.replace(name=f"{name}/{split}") if loader_options else data
 
 
-def _load_base(name: str, split: str) -> ImageSet:
+def _load_base(
+    name: str, split: str, loader_options: dict[str, str] | None = None, spec: str = ""
+) -> ImageSet:
     prefix, _, path = name.partition(":")
     if path:
         formats = _formats()
@@ -77,7 +105,13 @@ def _load_base(name: str, split: str) -> ImageSet:
             raise DataError(
                 f"unknown data format {prefix!r} in {name!r}; known: {', '.join(dataset_names())}"
             )
-        return formats[prefix](path, split)
+        keywords = {}
+        for key, text in (loader_options or {}).items():
+            try:
+                keywords[key] = _LOADER_OPTIONS[prefix][key](text)
+            except ValueError as error:
+                raise DataError(f"{spec or name}: {key}={text!r} is not an integer") from error
+        return formats[prefix](path, split, **keywords)
     embedded = _embedded()
     if name not in embedded:
         raise DataError(f"unknown data set {name!r}; known: {', '.join(dataset_names())}")

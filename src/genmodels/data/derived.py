@@ -8,7 +8,12 @@
   scikit-learn ship (grey unless `colour`); train and test use disjoint photographs;
 - `mnist[captions]`: a templated sentence per image from its label and measured attributes
   (`captions`), with phrasings held out of training in the test split;
-- `mnist[patches=3, patch_size=10]`: the boxes of key local patches for Puzzle-GAN (`key_patches`).
+- `mnist[patches=3, patch_size=10]`: the boxes of key local patches for Puzzle-GAN (`key_patches`);
+- `mnist[domains=thin/thick]`: unpaired styled domains for CycleGAN, field `domain` (`styles`);
+- `mnist[styles=thick/invert/red]`, `mnist[styles=thick/invert|red/green/blue]`: random styles
+  per row as binary `attributes` for StarGAN, with label sets separated by "|" (`styles`);
+- `celeba:DIR[attributes=Black_Hair/Blond_Hair/Male]`: keep only those columns of an
+  `attributes` field (any set that has one, styled mnist included).
 
 Options combine (`mnist[classes=0-4, invert]`). Everything is a pure function of the name and the
 split: no randomness outside seeded generators, nothing downloaded.
@@ -54,11 +59,12 @@ def parse_classes(text: str) -> list[int]:
 
 
 def apply_options(data: ImageSet, options: dict[str, str], spec: str, split: str = "train") -> ImageSet:
-    unknown = set(options) - {"classes", "invert", "captions", "patches", "patch_size"}
+    known = {"classes", "invert", "captions", "patches", "patch_size", "domains", "styles", "attributes"}
+    unknown = set(options) - known
     if unknown:
         raise DataError(
-            f"{spec}: unknown option(s) {', '.join(sorted(unknown))}; "
-            "known: classes=..., invert, captions, patches=K, patch_size=P"
+            f"{spec}: unknown option(s) {', '.join(sorted(unknown))}; known: classes=..., invert, "
+            "captions, patches=K, patch_size=P, domains=A/B, styles=A/B|C/D, attributes=A/B"
         )
     if "classes" in options:
         if data.labels is None:
@@ -67,6 +73,19 @@ def apply_options(data: ImageSet, options: dict[str, str], spec: str, split: str
         if not keep.any():
             raise DataError(f"{spec}: no images of classes {options['classes']}")
         data = data.subset(keep.nonzero().squeeze(1))
+    # Styling comes before `invert` and the measured captions, which then see the styled images.
+    if "domains" in options and "styles" in options:
+        raise DataError(f"{spec}: choose domains= (CycleGAN) or styles= (StarGAN), not both")
+    if "domains" in options:
+        from genmodels.data.styles import add_domains
+
+        data = add_domains(data, options["domains"], split, spec)
+    if "styles" in options:
+        from genmodels.data.styles import add_styles
+
+        data = add_styles(data, options["styles"], split, spec)
+    if "attributes" in options:
+        data = select_attributes(data, options["attributes"], spec)
     if "invert" in options:
         data = data.replace(images=255 - data.images)
     if "captions" in options:
@@ -84,6 +103,29 @@ def apply_options(data: ImageSet, options: dict[str, str], spec: str, split: str
         )
     split_name = data.name.rsplit("/", 1)[-1] if "/" in data.name else None
     return data.replace(name=f"{spec}/{split_name}" if split_name else spec)
+
+
+def select_attributes(data: ImageSet, text: str, spec: str) -> ImageSet:
+    """`attributes=Male/Smiling`: keep only those columns of the `attributes` field, in that order."""
+    if "attributes" not in data.fields:
+        raise DataError(
+            f"{spec}: attributes= needs a data set with an `attributes` field; {data.name} has none"
+        )
+    available = data.field_names.get("attributes") or tuple(
+        str(i) for i in range(data.fields["attributes"].shape[1])
+    )
+    wanted = [name.strip() for name in text.split("/")]
+    missing = [name for name in wanted if name not in available]
+    if not text.strip() or missing:
+        raise DataError(
+            f"{spec}: unknown attribute(s) {', '.join(missing) or repr(text)}; "
+            f"available: {', '.join(available)}"
+        )
+    columns = [available.index(name) for name in wanted]
+    return data.replace(
+        fields={**data.fields, "attributes": data.fields["attributes"][:, columns]},
+        field_names={**data.field_names, "attributes": tuple(wanted)},
+    )
 
 
 def _integer(text: str, option: str, spec: str) -> int:
