@@ -203,6 +203,9 @@ def sample(
     from genmodels.viz import save_grid
 
     model = genmodels.load(run, use_ema=ema)
+    if "sample" not in model.capabilities():
+        hint = " (it translates: genmodels translate RUN --input img.png --to DOMAIN)"
+        raise ValueError(f"{model.name} does not sample{hint if 'translate' in model.capabilities() else ''}")
     kind = getattr(model, "condition_kind", None)
     if (text is not None or interpolate_to is not None) and kind != "text":
         raise ValueError(f"{model.name} does not take a sentence (--text is for text-to-image models)")
