@@ -428,9 +428,11 @@ class CycleGAN(GenerativeModel):
         )
 
     @torch.no_grad()
-    def translate(self, x: Tensor, source: int | str, target: int | str) -> Tensor:
-        """Images x [B, C, H, W] in [-1, 1] of domain `source`, translated to domain `target`."""
-        s, t = self.domain_index(source), self.domain_index(target)
+    def translate(self, x: Tensor, source: int | str | None, target: int | str) -> Tensor:
+        """Images x [B, C, H, W] in [-1, 1] of domain `source` (None: the other one than `target`),
+        translated to domain `target`."""
+        t = self.domain_index(target)
+        s = 1 - t if source is None else self.domain_index(source)
         if s == t:
             raise ValueError(
                 f"source and target are the same domain ({self.config.domains[s]!r}): nothing to translate"
