@@ -1,6 +1,6 @@
 """Train the domain classifiers that measure translations: does a translated image show its target?
 
-    OMP_NUM_THREADS=1 python scripts/train_domain_classifier.py            # all three
+    OMP_NUM_THREADS=1 python scripts/train_domain_classifier.py            # all six
     python scripts/train_domain_classifier.py --only thin-thick --steps 200  # one, shorter
 
 Each trains the `classifier` model (cpu preset and its recipe) through the one trainer on a styled
@@ -8,7 +8,9 @@ view of the embedded mnist train split that the translation benchmarks use:
 
 - thin-thick: `mnist[domains=thin/thick]`, target "domain" (CycleGAN's stroke pair);
 - grey-red:   `mnist[domains=grey/red]`, target "domain" (CycleGAN's colour pair);
-- thick-invert-red: `mnist[styles=thick/invert/red]`, target "attributes" (StarGAN's labels).
+- thick-invert-red: `mnist[styles=thick/invert/red]`, target "attributes" (StarGAN's labels);
+- and, for each, `<name>-digits`: target "y", the digit classifier of that styled data, which
+  measures whether a translation keeps its digit.
 
 Runs go to runs/domain-classifiers/<name>/ (a loadable model folder). The test accuracy (for
 attributes: the share of attribute entries right, and per attribute) on the same view of the
@@ -34,6 +36,11 @@ CLASSIFIERS: dict[str, tuple[str, str]] = {
     "thin-thick": ("mnist[domains=thin/thick]", "domain"),
     "grey-red": ("mnist[domains=grey/red]", "domain"),
     "thick-invert-red": ("mnist[styles=thick/invert/red]", "attributes"),
+    # Digit classifiers of the same styled data: does a translation keep its digit? (They read
+    # digits in every style, which the shipped classifier, trained on plain digits, cannot.)
+    "thin-thick-digits": ("mnist[domains=thin/thick]", "y"),
+    "grey-red-digits": ("mnist[domains=grey/red]", "y"),
+    "thick-invert-red-digits": ("mnist[styles=thick/invert/red]", "y"),
 }
 
 
