@@ -5,6 +5,7 @@ so that no number there is typed by hand. The latest row of each model wins.
     python benchmarks/tables.py quality
     python benchmarks/tables.py density     # anomaly detection and the Bayes classifier
     python benchmarks/tables.py structured  # text-to-image, Puzzle-GAN, Progressive GAN
+    python benchmarks/tables.py translation # CycleGAN, StarGAN
 """
 
 from __future__ import annotations
@@ -155,17 +156,45 @@ def structured_tables() -> str:
     return "\n".join(lines)
 
 
+def translation_table() -> str:
+    """CycleGAN and StarGAN on styled mnist (issue 6)."""
+    rows = latest_rows("translation.jsonl")
+    lines = [
+        "| model | data (test) | steps | train time | target-domain accuracy | digit kept (ceiling) "
+        "| cycle / reconstruction L1 | translations |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for label, r in rows.items():
+        l1 = r.get("cycle_l1", r.get("reconstruction_l1"))
+        kind = "cycle" if "cycle_l1" in r else "reconstruction"
+        n = r.get("n", r.get("n_translations"))
+        lines.append(
+            f"| {label} | {r['data']} | {r['steps']:,} | {_seconds(r.get('train_seconds'))} "
+            f"| **{r['target_accuracy']:.3f}** | {r['content_accuracy']:.3f} "
+            f"({r['content_accuracy_untranslated']:.3f}) | {kind} {l1:.3f} | {n:,} |"
+        )
+        details = r.get("per_direction") or r.get("per_attribute") or {}
+        for name, d in details.items():
+            cycle = f"{d['cycle_l1']:.3f}" if "cycle_l1" in d else ""
+            lines.append(
+                f"|  | {name} |  |  | {d['target_accuracy']:.3f} | {d['content_accuracy']:.3f} "
+                f"| {cycle} | {d['n']:,} |"
+            )
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("table", choices=["explicit", "quality", "density", "structured"])
+    parser.add_argument("table", choices=["explicit", "quality", "density", "structured", "translation"])
     args = parser.parse_args()
     tables = {
         "explicit": explicit_table,
         "quality": quality_table,
         "density": density_tables,
         "structured": structured_tables,
+        "translation": translation_table,
     }
     print(tables[args.table]())
 
