@@ -1,1 +1,1 @@
-from genmodels.models.adversarial import dcgan, gan, infogan, progan, puzzlegan, text2image  # noqa: F401  (registers the models)
+from genmodels.models.adversarial import cyclegan, dcgan, gan, infogan, progan, puzzlegan, stargan, text2image  # noqa: F401  (registers the models)
