@@ -206,4 +206,5 @@ def test_linear_decay_schedule():
     from genmodels.models.base import linear_decay
 
     factor = linear_decay(0.5)
-    assert [factor(s, 100) for s in (0, 49, 50, 75, 99, 100)] == pytest.approx([1.0, 1.0, 1.0, 0.5, 0.02, 0.0])
+    expected = [1.0, 1.0, 1.0, 0.5, 0.02, 0.0]
+    assert [factor(s, 100) for s in (0, 49, 50, 75, 99, 100)] == pytest.approx(expected)
