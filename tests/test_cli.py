@@ -152,3 +152,47 @@ def test_sample_from_key_patches(tmp_path):
     bad = _invoke("sample", tmp_path / "puzzle", "--patches", *files[:2], tmp_path / "bad.png")
     assert bad.exit_code == 2 and "not a readable image" in bad.output
     assert "pass --patches" in _invoke("sample", tmp_path / "puzzle").output
+
+
+def test_translate_one_image(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    import genmodels
+    from genmodels.io import save_model
+
+    cyclegan = genmodels.create(
+        "cyclegan",
+        image_shape=(1, 8, 8),
+        domains=("thin", "thick"),
+        channels=4,
+        residual_blocks=1,
+        discriminator_channels=4,
+        discriminator_downsamplings=1,
+    )
+    save_model(cyclegan, tmp_path / "cyclegan")
+    stargan = genmodels.create(
+        "stargan",
+        image_shape=(1, 8, 8),
+        attributes=("thick", "invert"),
+        g_channels=4,
+        residual_blocks=1,
+        d_channels=4,
+        d_layers=2,
+    )
+    save_model(stargan, tmp_path / "stargan")
+    Image.fromarray(np.eye(12, dtype=np.uint8) * 255).save(tmp_path / "in.png")  # resized to 8x8
+    for run, target in (("cyclegan", "thick"), ("stargan", "thick=1,invert=0"), ("stargan", "invert")):
+        out = tmp_path / f"{run}-{target}.png"
+        result = _invoke(
+            "translate", tmp_path / run, "--input", tmp_path / "in.png", "--to", target, "--out", out
+        )
+        assert result.exit_code == 0, result.output
+        assert Image.open(out).size == (8, 8)
+    unknown = _invoke("translate", tmp_path / "cyclegan", "--input", tmp_path / "in.png", "--to", "bold")
+    assert unknown.exit_code == 2 and "bold" in unknown.output
+    refused = _invoke("sample", tmp_path / "cyclegan", "--out", tmp_path / "x.png")
+    assert refused.exit_code == 2 and "genmodels translate" in refused.output
+    (tmp_path / "bad.png").write_bytes(b"\x89PNG not really")
+    bad = _invoke("translate", tmp_path / "stargan", "--input", tmp_path / "bad.png", "--to", "invert")
+    assert bad.exit_code == 2 and "not a readable image" in bad.output

@@ -263,14 +263,14 @@ def translate(
     """Translate one image into another domain: `genmodels translate RUN --input img.png --to DOMAIN`."""
     import genmodels
     from genmodels.data import to_uint8
-    from genmodels.viz import save_grid
+    from genmodels.viz import save_image
 
     model = genmodels.load(run)
     if "translate" not in model.capabilities():
         raise ValueError(f"{model.name} does not translate images (try a cyclegan or stargan run)")
     x = _read_images([input], model.config.image_shape, model.default_view().kind).to(model.device)
     translated = model.translate(x, _settings(source), _settings(to))
-    save_grid(to_uint8(translated.cpu(), model.default_view().kind), out, nrow=1, scale=1)
+    save_image(to_uint8(translated.cpu(), model.default_view().kind)[0], out)  # the image itself, its size
     typer.echo(f"{input} -> {out}")
 
 
