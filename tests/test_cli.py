@@ -196,3 +196,30 @@ def test_translate_one_image(tmp_path):
     (tmp_path / "bad.png").write_bytes(b"\x89PNG not really")
     bad = _invoke("translate", tmp_path / "stargan", "--input", tmp_path / "bad.png", "--to", "invert")
     assert bad.exit_code == 2 and "not a readable image" in bad.output
+
+
+def test_evaluate_a_translator_asks_for_its_classifiers(tmp_path):
+    import genmodels
+    from genmodels.io import save_model
+
+    model = genmodels.create(
+        "cyclegan",
+        image_shape=(1, 8, 8),
+        domains=("thin", "thick"),
+        channels=4,
+        residual_blocks=1,
+        discriminator_channels=4,
+        discriminator_downsamplings=1,
+    )
+    save_model(model, tmp_path / "cyclegan")
+    result = _invoke(
+        "evaluate",
+        tmp_path / "cyclegan",
+        "--data",
+        "digits[domains=thin/thick]",
+        "--view",
+        "symmetric",
+        "--json",
+    )
+    assert result.exit_code == 0, result.output
+    assert "--domain-classifier" in json.loads(result.output)["translation"]["skipped"]

@@ -344,10 +344,18 @@ def evaluate(
     ] = None,
     batch_size: Annotated[int, typer.Option()] = 100,
     seed: Annotated[int, typer.Option()] = 0,
+    domain_classifier: Annotated[
+        Path | None, typer.Option(help="Translators: a classifier run of the target domains / attributes.")
+    ] = None,
+    content_classifier: Annotated[
+        Path | None, typer.Option(help="Translators: a digit classifier run of the same styled data.")
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Evaluate a trained model: NLL (nats, bits/dim) where it has a density, and sample quality
-    (FD-digits, KID, precision/recall, density/coverage, class coverage) where it samples."""
+    """Evaluate a trained model: NLL (nats, bits/dim) where it has a density, sample quality
+    (FD-digits, KID, precision/recall, density/coverage, class coverage) where it samples, and
+    translation scores (target-domain accuracy, digit kept, cycle / reconstruction L1) where it
+    translates and the two classifiers are given."""
     import genmodels
     from genmodels.evaluation import evaluate_likelihood, sample_quality
     from genmodels.models.base import DensityModel
@@ -372,6 +380,24 @@ def evaluate(
             report["sample_quality"] = sample_quality(
                 model, dataset, chosen, n_fake=samples, features=network, seed=seed
             )
+    if "translate" in model.capabilities():
+        if domain_classifier is None or content_classifier is None:
+            report["translation"] = {
+                "skipped": "pass --domain-classifier and --content-classifier "
+                "(scripts/train_domain_classifier.py trains them for the styled mnist sets)"
+            }
+        else:
+            from genmodels.evaluation.translation import translation_scores
+
+            scores = translation_scores(
+                model,
+                dataset,
+                chosen,
+                domain_network=genmodels.load(domain_classifier),
+                content_network=genmodels.load(content_classifier),
+                batch_size=batch_size,
+            )
+            report["translation"] = {k: v for k, v in scores.items() if not isinstance(v, dict)}
     if (run / "train.json").is_file():  # how the model was trained belongs beside the number
         from genmodels.data import View
 
@@ -387,7 +413,9 @@ def evaluate(
 
     table = Table("measure", "value", title=escape(f"{model.name} on {dataset.name} ({report['view']})"))
     quality = report.pop("sample_quality", {})
+    translation = report.pop("translation", {})
     rows = list(report.items()) + [(f"samples: {key}", value) for key, value in quality.items()]
+    rows += [(f"translation: {key}", value) for key, value in translation.items()]
     for key, value in rows:
         if key == "samples: fd" and "score_name" in quality:
             key = f"samples: {quality['score_name']}"
