@@ -24,6 +24,8 @@ import json
 import time
 from pathlib import Path
 
+from rows import append_row, trained
+
 import genmodels
 from genmodels.data import View, evaluation_view
 
@@ -32,11 +34,6 @@ RESULTS = Path(__file__).parent / "results" / "structured.jsonl"
 
 def _view(run: Path) -> View:
     return evaluation_view(View(**json.loads((run / "train.json").read_text())["data"]["view"]))
-
-
-def _trained(run: Path) -> dict:
-    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
-    return {"steps": rows[-1]["step"], "train_seconds": rows[-1].get("time")}
 
 
 def _quality(result: dict) -> dict:
@@ -102,12 +99,9 @@ def main() -> None:
     measure = {"text2image": text2image_row, "puzzlegan": puzzlegan_row, "progan": progan_row}[args.model]
     started = time.perf_counter()
     row = measure(args.run)
-    row.update(_trained(args.run), run=str(args.run), date=time.strftime("%Y-%m-%d"))
+    row.update(trained(args.run), run=str(args.run), date=time.strftime("%Y-%m-%d"))
     row["measure_seconds"] = round(time.perf_counter() - started, 1)
-    print(json.dumps(row))
-    RESULTS.parent.mkdir(exist_ok=True)
-    with RESULTS.open("a") as handle:
-        handle.write(json.dumps(row) + "\n")
+    append_row(RESULTS, row)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,8 @@ import json
 import time
 from pathlib import Path
 
+from rows import append_row, trained
+
 import genmodels
 from genmodels.data import View
 from genmodels.evaluation.translation import translation_scores
@@ -48,24 +50,17 @@ def main() -> None:
         domain_network=genmodels.load(args.domain_classifier),
         content_network=genmodels.load(args.content_classifier),
     )
-    metrics = [
-        json.loads(line) for line in (args.run / "metrics.jsonl").read_text().splitlines() if line.strip()
-    ]
     row = {
         "model": model.name,
         **scores,
-        "steps": metrics[-1]["step"],
-        "train_seconds": metrics[-1].get("time"),
+        **trained(args.run),
         "domain_classifier": str(args.domain_classifier),
         "content_classifier": str(args.content_classifier),
         "run": str(args.run),
         "date": time.strftime("%Y-%m-%d"),
         "measure_seconds": round(time.perf_counter() - started, 1),
     }
-    print(json.dumps(row))
-    RESULTS.parent.mkdir(exist_ok=True)
-    with RESULTS.open("a") as handle:
-        handle.write(json.dumps(row) + "\n")
+    append_row(RESULTS, row)
 
 
 if __name__ == "__main__":

@@ -154,6 +154,19 @@ def test_sample_from_key_patches(tmp_path):
     assert "pass --patches" in _invoke("sample", tmp_path / "puzzle").output
 
 
+def _save_tiny_cyclegan(folder):
+    import genmodels
+    from genmodels.io import save_model
+
+    tiny = {
+        "channels": 4,
+        "residual_blocks": 1,
+        "discriminator_channels": 4,
+        "discriminator_downsamplings": 1,
+    }
+    save_model(genmodels.create("cyclegan", image_shape=(1, 8, 8), domains=("thin", "thick"), **tiny), folder)
+
+
 def test_translate_one_image(tmp_path):
     import numpy as np
     from PIL import Image
@@ -161,16 +174,7 @@ def test_translate_one_image(tmp_path):
     import genmodels
     from genmodels.io import save_model
 
-    cyclegan = genmodels.create(
-        "cyclegan",
-        image_shape=(1, 8, 8),
-        domains=("thin", "thick"),
-        channels=4,
-        residual_blocks=1,
-        discriminator_channels=4,
-        discriminator_downsamplings=1,
-    )
-    save_model(cyclegan, tmp_path / "cyclegan")
+    _save_tiny_cyclegan(tmp_path / "cyclegan")
     stargan = genmodels.create(
         "stargan",
         image_shape=(1, 8, 8),
@@ -199,19 +203,8 @@ def test_translate_one_image(tmp_path):
 
 
 def test_evaluate_a_translator_asks_for_its_classifiers(tmp_path):
-    import genmodels
-    from genmodels.io import save_model
 
-    model = genmodels.create(
-        "cyclegan",
-        image_shape=(1, 8, 8),
-        domains=("thin", "thick"),
-        channels=4,
-        residual_blocks=1,
-        discriminator_channels=4,
-        discriminator_downsamplings=1,
-    )
-    save_model(model, tmp_path / "cyclegan")
+    _save_tiny_cyclegan(tmp_path / "cyclegan")
     result = _invoke(
         "evaluate",
         tmp_path / "cyclegan",

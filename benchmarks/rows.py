@@ -1,0 +1,20 @@
+"""What the benchmark scripts share: how a finished run was trained, and appending a result row."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def trained(run: Path) -> dict:
+    """Steps and training seconds of a finished run, from its metrics log."""
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    return {"steps": rows[-1]["step"], "train_seconds": rows[-1].get("time")}
+
+
+def append_row(results: Path, row: dict) -> None:
+    """Print the row as JSON and append it to a results file (one JSON object per line)."""
+    print(json.dumps(row))
+    results.parent.mkdir(exist_ok=True)
+    with results.open("a") as handle:
+        handle.write(json.dumps(row) + "\n")
