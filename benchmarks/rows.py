@@ -9,7 +9,8 @@ from pathlib import Path
 def trained(run: Path) -> dict:
     """Steps and training seconds of a finished run, from its metrics log."""
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
-    return {"steps": rows[-1]["step"], "train_seconds": rows[-1].get("time")}
+    timed = [row for row in rows if "time" in row]  # sample-grid rows carry no time
+    return {"steps": rows[-1]["step"], "train_seconds": timed[-1]["time"] if timed else None}
 
 
 def append_row(results: Path, row: dict) -> None:

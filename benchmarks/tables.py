@@ -101,7 +101,7 @@ def density_tables() -> str:
 
 def structured_tables() -> str:
     """Text-to-image, Puzzle-GAN and Progressive GAN (issue 5)."""
-    rows = latest_rows("structured.jsonl")
+    rows = {row["model"]: row for row in latest_rows("structured.jsonl").values()}  # latest per model
     lines: list[str] = []
     if "text2image" in rows:
         r = rows["text2image"]
