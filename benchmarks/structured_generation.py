@@ -12,7 +12,8 @@ resolution. Each reads a finished run and appends one row to benchmarks/results/
   tercile equal to the named one, chance about 1/3; with the baseline of a model that draws the
   right digit but ignores the attribute words); FD-digits against the split's real digits.
 - puzzlegan: each test digit rebuilt from its 3 key patches: FD-digits of the completed images,
-  placement (IoU of each predicted mask with the patch's true box) and appearance L1.
+  placement (IoU of each predicted mask with the patch's true box), appearance L1, and the share
+  of completions that the digit classifier reads as the digit the patches came from.
 - progan: FD-digits of 1,000 samples of the EMA generator (and of the raw one) against the test
   digits padded to 32.
 """
@@ -60,15 +61,21 @@ def text2image_row(run: Path) -> dict:
 
 
 def puzzlegan_row(run: Path) -> dict:
+    from genmodels.data import to_unit
+    from genmodels.evaluation.features import load_feature_network
     from genmodels.evaluation.placement import placement_scores
-    from genmodels.evaluation.sample_quality import sample_quality
+    from genmodels.evaluation.sample_quality import draw_samples, sample_quality
 
     model, view = genmodels.load(run), _view(run)
     data = genmodels.load_dataset(_data_name(run), "test")
+    # Does the whole image show the digit the patches were cut from? (The shipped digit classifier.)
+    completed = to_unit(draw_samples(model, len(data), seed=0, data=data, view=view), view.kind)
+    same_digit = float((load_feature_network(None).classify(completed) == data.labels).float().mean())
     return {
         "model": "puzzlegan",
         "data": data.name,
-        **placement_scores(model, data, view, seed=0),
+        **placement_scores(model, data, seed=0),
+        "same_digit": same_digit,
         **_quality(sample_quality(model, data, view, n_fake=len(data), seed=0)),
     }
 

@@ -131,11 +131,12 @@ def structured_tables() -> str:
             f"{r['images']:,} test digits, {r['patches']:,} patches):",
             "",
             "| FD-digits | recall | placement: mean IoU (centre baseline) | IoU ≥ 0.5 (centre baseline) "
-            "| appearance L1 |",
-            "|---|---|---|---|---|",
+            "| appearance L1 | completion shows the source digit |",
+            "|---|---|---|---|---|---|",
             f"| {r['fd']:.1f} | {_small(r.get('recall'))} | **{r['mean_iou']:.3f}** "
             f"({r['centre_baseline_mean_iou']:.3f}) | {r['share_iou_50']:.3f} "
-            f"({r['centre_baseline_share_iou_50']:.3f}) | {r['appearance_l1']:.3f} |",
+            f"({r['centre_baseline_share_iou_50']:.3f}) | {r['appearance_l1']:.3f} "
+            f"| {r.get('same_digit', float('nan')):.3f} |",
             "",
         ]
     if "progan" in rows:
