@@ -124,21 +124,24 @@ def structured_tables() -> str:
                 f"| {a['all']['side']:.3f} | {c['fd']:.1f} | {_small(c.get('recall'))} |"
             )
         lines.append("")
-    if "puzzlegan" in rows:
-        r = rows["puzzlegan"]
+    puzzles = [r for r in latest_rows("structured.jsonl").values() if r["model"] == "puzzlegan"]
+    if puzzles:
         lines += [
-            f"Puzzle-GAN ({r['run']}, {r['steps']:,} steps, {_seconds(r.get('train_seconds'))}; "
-            f"{r['images']:,} test digits, {r['patches']:,} patches):",
+            f"Puzzle-GAN ({puzzles[-1]['images']:,} test digits, {puzzles[-1]['patches']:,} patches):",
             "",
-            "| FD-digits | recall | placement: mean IoU (centre baseline) | IoU ≥ 0.5 (centre baseline) "
-            "| appearance L1 | completion shows the source digit |",
-            "|---|---|---|---|---|---|",
-            f"| {r['fd']:.1f} | {_small(r.get('recall'))} | **{r['mean_iou']:.3f}** "
-            f"({r['centre_baseline_mean_iou']:.3f}) | {r['share_iou_50']:.3f} "
-            f"({r['centre_baseline_share_iou_50']:.3f}) | {r['appearance_l1']:.3f} "
-            f"| {r.get('same_digit', float('nan')):.3f} |",
-            "",
+            "| run | steps | train time | FD-digits | recall | placement: mean IoU (centre baseline) "
+            "| IoU ≥ 0.5 (centre baseline) | appearance L1 | completion shows the source digit |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
+        for r in puzzles:
+            lines.append(
+                f"| {r['run']} | {r['steps']:,} | {_seconds(r.get('train_seconds'))} | {r['fd']:.1f} "
+                f"| {_small(r.get('recall'))} "
+                f"| **{r['mean_iou']:.3f}** ({r['centre_baseline_mean_iou']:.3f}) "
+                f"| {r['share_iou_50']:.3f} ({r['centre_baseline_share_iou_50']:.3f}) "
+                f"| {r['appearance_l1']:.3f} | {r.get('same_digit', float('nan')):.3f} |"
+            )
+        lines.append("")
     if "progan" in rows:
         r = rows["progan"]
         lines += [
