@@ -35,7 +35,7 @@ CELEBA_SIZE = 64
 
 
 def load_unpaired(directory: str | Path, split: str) -> ImageSet:
-    """Images of domain A then domain B for `split` ("train" or "test"), with field `domain`."""
+    """Images of domains A and B for `split` ("train" or "test"), alternating, with field `domain`."""
     root = _require_directory(Path(directory))
     if split not in UNPAIRED_SPLITS:
         raise _error(
@@ -56,11 +56,15 @@ def load_unpaired(directory: str | Path, split: str) -> ImageSet:
     # One stack for both domains: one size and one channel count across A and B.
     images = _stack_images([file for files in per_domain for file in files])
     domain = torch.repeat_interleave(torch.arange(2), torch.tensor([len(files) for files in per_domain]))
+    # Rows alternate A, B, A, B, ... (the longer domain's rest at the end), so that the first rows,
+    # which sample grids and figures translate, hold both domains.
+    rank = torch.cat([torch.arange(len(files)) for files in per_domain])
+    order = torch.argsort(rank * 2 + domain, stable=True)
     return ImageSet(
-        torch.from_numpy(images),
+        torch.from_numpy(images)[order],
         None,
         f"unpaired:{root}/{split}",
-        fields={"domain": domain},
+        fields={"domain": domain[order]},
         field_names={"domain": ("A", "B")},
     )
 
