@@ -133,3 +133,19 @@ def test_evaluate_reports_sample_quality_for_a_gan_and_nll_too_for_a_density(tmp
         assert quality["score_name"] == "FD-digits" and quality["n_fake"] == 200 and quality["n_real"] == 1000
         assert quality["fd"] > 0 and len(quality["class_histogram"]) == 10
     assert "grey levels in [-1, 1]" in gan["real"] and "statically binarised" in vae["real"]
+
+
+def test_an_attribute_classifier_gives_features_but_no_class_histogram(tmp_path):
+    import genmodels
+    from genmodels.evaluation.features import load_feature_network
+    from genmodels.evaluation.sample_quality import image_quality
+    from genmodels.io import save_model
+
+    model = genmodels.create(
+        "classifier", image_shape=(3, 8, 8), target="attributes", attribute_names=("thick", "red")
+    )
+    save_model(model, tmp_path / "judge")
+    network = load_feature_network(tmp_path / "judge")
+    assert network.predict is None and network.num_classes is None
+    result = image_quality(torch.rand(40, 3, 8, 8), torch.rand(40, 3, 8, 8), network)
+    assert "fd" in result and "class_histogram" not in result

@@ -89,8 +89,10 @@ def classifier_features(folder: str | Path, name: str, score_name: str) -> Featu
         score_name=score_name,
         extract=model.features,
         image_shape=tuple(model.config.image_shape),
-        predict=model.predict,
-        num_classes=model.config.num_classes,
+        # A multi-label (attributes) classifier gives features but no single class per image: no
+        # class histogram then.
+        predict=None if getattr(model.config, "multi_label", False) else model.predict,
+        num_classes=None if getattr(model.config, "multi_label", False) else model.config.num_classes,
         provenance=provenance,
     )
 
