@@ -77,7 +77,13 @@ def list_command(as_json: JsonOption = False) -> None:
 @handles_errors
 def train(
     model: Annotated[str, typer.Argument(help="A model name from `genmodels list`.")],
-    data: Annotated[str, typer.Option(help="mnist, digits, idx:DIR or folder:DIR.")] = "mnist",
+    data: Annotated[
+        str,
+        typer.Option(
+            help="mnist, digits, idx:DIR, folder:DIR, captions:FILE.jsonl, unpaired:DIR, celeba:DIR, "
+            "or a view: mnist[captions], mnist[patches=3], mnist[domains=thin/thick], mnist[styles=thick]."
+        ),
+    ] = "mnist",
     split: Annotated[str, typer.Option(help="Split to train on (mnist: train, fit, val, test).")] = "train",
     val_split: Annotated[str | None, typer.Option(help="Split for validation and early stopping.")] = None,
     preset: Annotated[str, typer.Option(help="Named model config: cpu, paper; 'none' for defaults.")] = "cpu",
