@@ -121,6 +121,8 @@ def random_shift(x: Tensor, shift: int) -> Tensor:
 
 @register("classifier")
 class Classifier(GenerativeModel):
+    """An image classifier (digits, domains or attributes): the judge and feature space of evaluation."""
+
     Config = ClassifierConfig
     family = "classifier"
     presets: ClassVar[dict[str, dict[str, Any]]] = {"cpu": {"channels": (16, 32), "features": 128}}

@@ -51,6 +51,8 @@ def doublings(size: int) -> tuple[int, int]:
 
 @register("dcgan")
 class DCGAN(AdversarialModel):
+    """DCGAN: all-convolutional G and D with batch norm, the architecture that made GANs train stably."""
+
     Config = DCGANConfig
     presets: ClassVar[dict[str, dict[str, Any]]] = {
         "cpu": {"latent_dim": 64, "channels": 32},

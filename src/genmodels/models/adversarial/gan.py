@@ -56,6 +56,8 @@ def _mlp(sizes: list[int], dropout: float = 0.0) -> list[nn.Module]:
 
 @register("gan")
 class GAN(AdversarialModel):
+    """GAN: MLP generator and discriminator playing the minimax game (non-saturating G loss)."""
+
     Config = GANConfig
     presets: ClassVar[dict[str, dict[str, Any]]] = {
         "cpu": {"latent_dim": 64, "generator_hidden": (256, 512), "discriminator_hidden": (512, 256)},

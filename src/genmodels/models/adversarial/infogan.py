@@ -122,6 +122,8 @@ class Discriminator(nn.Module):
 
 @register("infogan")
 class InfoGAN(AdversarialModel):
+    """InfoGAN: a GAN whose codes c must be readable from G(z, c) (a variational bound on I(c; x))."""
+
     Config = InfoGANConfig
     condition_kind: ClassVar[str] = "codes"  # {"category": int | LongTensor[n], "continuous": Tensor[n, k]}
     presets: ClassVar[dict[str, dict[str, Any]]] = {

@@ -245,6 +245,8 @@ class Discriminator(nn.Module):
 # -- the model -----------------------------------------------------------------------------------
 @register("puzzlegan")
 class PuzzleGAN(GenerativeModel):
+    """Puzzle-GAN: a whole image, and where each piece goes, from a few key patches of unknown place."""
+
     Config = PuzzleGANConfig
     family = "adversarial"
     input_range = "symmetric"

@@ -168,6 +168,8 @@ def image_encoder(colours: int, widths: list[int], dim: int) -> nn.Module:
 
 @register("text2image")
 class TextToImageGAN(AdversarialModel):
+    """GAN-INT-CLS: G(z, φ(t)) draws what a sentence says; a matching-aware D judges image and sentence."""
+
     Config = Text2ImageConfig
     condition_kind: ClassVar[str] = "text"  # a sentence, a list of n sentences, or byte rows [n, L]
     presets: ClassVar[dict[str, dict[str, Any]]] = {

@@ -59,6 +59,8 @@ def diagonal_gaussian_log_prob(z: Tensor, mu: Tensor, logvar: Tensor) -> Tensor:
 
 @register("vae")
 class VAE(GenerativeModel):
+    """VAE: maximise the ELBO, reconstruction minus KL(q(z | x) || p(z)); log p(x) by importance weighting."""
+
     Config = VAEConfig
     family = "latent"
     log_prob_is_exact = False  # log_prob is the importance-weighted bound L_k, not log p(x)
