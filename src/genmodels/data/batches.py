@@ -71,9 +71,15 @@ class BatchStream:
         """The batch of global step `step` (0-based)."""
         epoch, position = divmod(step, self.batches_per_epoch)
         start = position * self.batch_size
-        index = self._permutation(epoch)[start : start + self.batch_size][self.rank :: self.world_size]
-        generator = _generator(self.seed, 1_000_000_007, step) if self.view.stochastic else None
-        return make_batch(self.data, index, self.view, generator)
+        index = self._permutation(epoch)[start : start + self.batch_size]
+        if not self.view.stochastic:
+            return make_batch(self.data, index[self.rank :: self.world_size], self.view, None)
+        # A random view draws for the whole global batch, then each process keeps its rows: the
+        # rows see the same draws whatever the number of processes.
+        batch = make_batch(self.data, index, self.view, _generator(self.seed, 1_000_000_007, step))
+        if self.world_size == 1:
+            return batch
+        return {k: v[self.rank :: self.world_size] for k, v in batch.items()}
 
     def __call__(self, start: int, stop: int) -> Iterator[Batch]:
         for step in range(start, stop):

@@ -82,7 +82,7 @@ class MetricLog:
 
     def truncate_after(self, step: int) -> None:
         """On resume, forget rows logged after the checkpoint: they are about to be logged again."""
-        if not self.path.is_file():
+        if not self.enabled or not self.path.is_file():  # one process (the main one) owns the file
             return
         rows = [line for line in self.path.read_text().splitlines() if line.strip()]
         kept = [line for line in rows if json.loads(line).get("step", 0) <= step]

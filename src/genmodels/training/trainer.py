@@ -127,7 +127,12 @@ class Trainer:
                 f"{model.name} is configured for images {tuple(model.config.image_shape)} "
                 f"but the data ({data.name}, view {self.view.kind}) gives {expected}"
             )
-        self.accelerator = Accelerator(cpu=config.cpu, mixed_precision=config.mixed_precision)
+        # accelerate 1.x sets up processes on the CPU (gloo) only when told `cpu=True`: without it,
+        # `torchrun --nproc_per_node N` on a machine with no accelerator gave N independent
+        # single-process runs, each writing the same run folder.
+        cpu = config.cpu or not torch.accelerator.is_available()
+        self.accelerator = Accelerator(cpu=cpu, mixed_precision=config.mixed_precision)
+        self.distributed = self.accelerator.num_processes > 1
         self.model = model.to(self.accelerator.device)
         self.data, self.val_data = data, val_data
         self.data_spec = data_spec or {"name": data.name}
@@ -185,9 +190,10 @@ class Trainer:
                     optimizer.zero_grad(set_to_none=True)
                     with self.accelerator.autocast():
                         loss, logs = objective.loss(batch)
-                    if not torch.isfinite(loss):
-                        self._diverged(step, objective.name, float(loss.detach()))
                     self.accelerator.backward(loss)
+                    checked = self._average_gradients(objective, loss) if self.distributed else loss.detach()
+                    if not torch.isfinite(checked):  # before the step: the weights stay good
+                        self._diverged(step, objective.name, float(checked))
                     if self.config.max_grad_norm > 0:
                         logs["grad_norm"] = self.accelerator.clip_grad_norm_(
                             list(objective.parameters()), self.config.max_grad_norm
@@ -200,7 +206,7 @@ class Trainer:
                     self.ema.update(self.model)
                 done = step + 1
                 if done % self.config.log_every == 0 or done == self.total_steps:
-                    last_logs = log.pop_means()
+                    last_logs = self._mean_over_processes(log.pop_means())
                     log.write(
                         done,
                         last_logs,
@@ -212,6 +218,8 @@ class Trainer:
                     progress.update(task, completed=done)
                 if self.config.val_every and done % self.config.val_every == 0:
                     value = self.validate()
+                    if self.distributed:  # batch norm statistics differ between processes: rank 0 decides
+                        value = _broadcast_object(value)
                     log.write(done, {"val/loss": value})
                     if best["value"] is None or value < best["value"]:
                         best.update(value=value, step=done)
@@ -238,6 +246,50 @@ class Trainer:
             self.run_dir, done, stopwatch.seconds, stopped_early, best["step"], best["value"], last_logs
         )
 
+    # -- data parallelism ------------------------------------------------------------------------
+    # Each process computes its objective's loss on its share of the global batch, then the
+    # gradients of that objective's parameters are averaged over the processes before the step, so
+    # every process takes the same step from the same weights. Why not DDP (`accelerator.prepare`)?
+    # DDP synchronises the gradients of one module's forward; here objectives have their own
+    # optimisers over parameter subsets (a GAN's critic and generator), call submodules directly,
+    # and one objective's backward leaves gradients on another's parameters, to be discarded. One
+    # flat all-reduce per objective step is simple and exact for all of them. Gradient averaging
+    # equals the single-process gradient where the loss is a mean over the rows of the batch; losses
+    # that couple the rows (batch statistics, MMD, minibatch discrimination) see only their share.
+    # Batch norm running statistics are not synchronised: each process keeps its own, and rank 0's
+    # are the ones checkpointed (and used for validation and samples).
+    def _average_gradients(self, objective: Objective, loss: torch.Tensor) -> torch.Tensor:
+        """Averages the objective's gradients over the processes in place; returns the mean loss."""
+        params = [p for p in objective.parameters() if p.requires_grad]
+        # A gradient may exist on some processes only (a term absent from a share of the batch):
+        # count the processes that have one, and keep None where none has, as one process would.
+        present = torch.tensor(
+            [p.grad is not None for p in params], dtype=torch.float32, device=self.accelerator.device
+        )
+        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
+        flat = torch.cat([g.reshape(-1).float() for g in grads] + [present, loss.detach().reshape(1).float()])
+        torch.distributed.all_reduce(flat)
+        flat /= self.accelerator.num_processes
+        offset = 0
+        for p, g in zip(params, grads, strict=True):
+            p.grad = flat[offset : offset + g.numel()].view_as(g).to(g.dtype)
+            offset += g.numel()
+        for p, seen in zip(params, flat[offset : offset + len(params)].tolist(), strict=True):
+            if seen == 0:
+                p.grad = None
+        return flat[-1]
+
+    def _mean_over_processes(self, logs: dict[str, float]) -> dict[str, float]:
+        """The logged means averaged over the processes (each saw its share of the batches)."""
+        if not self.distributed:
+            return logs
+        gathered: list[dict[str, float]] = [{} for _ in range(self.accelerator.num_processes)]
+        torch.distributed.all_gather_object(gathered, logs)
+        return {
+            key: sum(g[key] for g in gathered if key in g) / sum(key in g for g in gathered)
+            for key in dict.fromkeys(k for g in gathered for k in g)
+        }
+
     # -- pieces of the loop ----------------------------------------------------------------------
     def _start(self, resume: bool) -> tuple[int, Stopwatch, dict[str, Any], int]:
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -247,6 +299,9 @@ class Trainer:
         if resume and checkpoint is None:
             raise FileNotFoundError(f"{self.run_dir}: no checkpoint to resume from")
         if checkpoint is None:
+            if self.distributed:  # every process starts from rank 0's weights (as DDP would)
+                for tensor in self.model.state_dict().values():
+                    torch.distributed.broadcast(tensor, src=0)
             _seed_everything(self.config.seed)
             if self.is_main:
                 save_model_config(self.model, self.run_dir)  # the weights come with each checkpoint
@@ -426,6 +481,12 @@ def _summary(logs: dict[str, float]) -> str:
 
 def _gradient_norm(parameters) -> torch.Tensor:
     return torch.nn.utils.get_total_norm([p.grad.detach() for p in parameters if p.grad is not None])
+
+
+def _broadcast_object(value: Any) -> Any:
+    holder = [value]
+    torch.distributed.broadcast_object_list(holder, src=0)
+    return holder[0]
 
 
 def _seed_everything(seed: int) -> None:
