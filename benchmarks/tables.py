@@ -6,6 +6,7 @@ so that no number there is typed by hand. The latest row of each model wins.
     python benchmarks/tables.py density     # anomaly detection and the Bayes classifier
     python benchmarks/tables.py structured  # text-to-image, Puzzle-GAN, Progressive GAN
     python benchmarks/tables.py translation # CycleGAN, StarGAN
+    python benchmarks/tables.py soak        # memory over a 30-minute training run
 """
 
 from __future__ import annotations
@@ -187,11 +188,33 @@ def translation_table() -> str:
     return "\n".join(lines)
 
 
+def soak_table() -> str:
+    """The training soak's memory (issue 7)."""
+    r = json.loads((RESULTS / "soak.json").read_text())
+    return "\n".join(
+        [
+            f"`{r['command']}` ({r['machine']}, {r['date']}): {r['model']} on {r['data']}, "
+            f"{r['minutes']:g} minutes, {r['steps']:,} steps, then SIGKILL; the last checkpoint loaded.",
+            "",
+            "| resident memory | MB |",
+            "|---|---|",
+            f"| first reading | {r['rss_mb_first']:.0f} |",
+            f"| after 10% of the time | {r['rss_mb_after_10_percent']:.0f} |",
+            f"| last reading | {r['rss_mb_last']:.0f} |",
+            f"| largest | {r['rss_mb_max']:.0f} |",
+            f"| growth after 10% of the time (least squares) "
+            f"| {r['growth_mb_per_hour_after_10_percent']:+.1f} per hour |",
+        ]
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("table", choices=["explicit", "quality", "density", "structured", "translation"])
+    parser.add_argument(
+        "table", choices=["explicit", "quality", "density", "structured", "translation", "soak"]
+    )
     args = parser.parse_args()
     tables = {
         "explicit": explicit_table,
@@ -199,6 +222,7 @@ def main() -> None:
         "density": density_tables,
         "structured": structured_tables,
         "translation": translation_table,
+        "soak": soak_table,
     }
     print(tables[args.table]())
 
