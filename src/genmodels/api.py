@@ -9,7 +9,7 @@ from typing import Any
 
 from genmodels.config import config_from_dict
 from genmodels.data import View, load_dataset
-from genmodels.io import load_model
+from genmodels.io import ModelFolderError, load_model
 from genmodels.models.base import GenerativeModel
 from genmodels.registry import get_model_class, model_classes
 from genmodels.training import TrainConfig, Trainer, TrainResult
@@ -97,7 +97,7 @@ def train(
 def resume(run_dir: str | Path, **train_options: Any) -> TrainResult:
     """Continue a run from its last checkpoint; `steps` / `epochs` may raise its budget."""
     run_dir = Path(run_dir)
-    description = json.loads((run_dir / "train.json").read_text())
+    description = _read_run_description(run_dir / "train.json")
     options = {**description["train"], **train_options}
     if "steps" in train_options:
         options["epochs"] = None
@@ -105,7 +105,10 @@ def resume(run_dir: str | Path, **train_options: Any) -> TrainResult:
         options["steps"] = None
     data_spec = description["data"]
     network = load_model(run_dir)  # config from the run; weights come from the checkpoint
-    view = View(**data_spec["view"])
+    try:
+        view = View(**data_spec["view"])
+    except (TypeError, ValueError) as error:
+        raise ModelFolderError(f"{run_dir / 'train.json'}: data.view is not a view ({error})") from error
     train_set = load_dataset(data_spec["name"], data_spec["split"])
     val_set = load_dataset(data_spec["name"], data_spec["val_split"]) if data_spec.get("val_split") else None
     trainer = Trainer(
@@ -118,3 +121,23 @@ def resume(run_dir: str | Path, **train_options: Any) -> TrainResult:
         data_spec={k: v for k, v in data_spec.items() if k != "view"},
     )
     return trainer.fit(resume=True)
+
+
+def _read_run_description(path: Path) -> dict[str, Any]:
+    """A run's train.json, checked enough that a broken one is named rather than failing deep inside."""
+    if not path.is_file():
+        raise ModelFolderError(f"{path}: missing; a run folder to resume holds train.json")
+    try:
+        description = json.loads(path.read_text())
+    except (ValueError, RecursionError) as error:  # JSONDecodeError and UnicodeDecodeError included
+        raise ModelFolderError(f"{path}: not valid JSON ({error})") from error
+    if (
+        not isinstance(description, dict)
+        or not isinstance(description.get("train"), dict)
+        or not isinstance(description.get("data"), dict)
+        or not isinstance(description["data"].get("view"), dict)
+        or not isinstance(description["data"].get("name"), str)
+        or not isinstance(description["data"].get("split"), str)
+    ):
+        raise ModelFolderError(f"{path}: expected an object with 'train' and 'data' (name, split, view)")
+    return description

@@ -73,7 +73,12 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
         raise ConfigError(f"{where}: expected an integer, got {value!r}")
     if hint is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
+            try:
+                return float(value)
+            except OverflowError:  # an integer beyond float's range
+                raise ConfigError(
+                    f"{where}: a {len(str(abs(value)))}-digit integer is too large for a number"
+                ) from None
         raise ConfigError(f"{where}: expected a number, got {value!r}")
     if hint is str:
         if isinstance(value, str):
@@ -88,7 +93,7 @@ def config_from_dict(cls: type[T], data: dict[str, Any], *, context: str = "") -
         raise ConfigError(f"{context or cls.__name__}: expected a JSON object, got {type(data).__name__}")
     hints = typing.get_type_hints(cls)
     fields = {f.name for f in dataclasses.fields(cls) if f.init}
-    unknown = sorted(set(data) - fields)
+    unknown = sorted(str(key) for key in set(data) - fields)
     if unknown:
         raise ConfigError(
             f"{context or cls.__name__}: unknown setting(s) {', '.join(unknown)}; "

@@ -116,10 +116,14 @@ def read_model_config(folder: str | Path) -> tuple[str, dict[str, Any]]:
         raise ModelFolderError(f"{path}: missing; a model folder holds {CONFIG_FILE} and {WEIGHTS_FILE}")
     try:
         document = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+    # JSONDecodeError and UnicodeDecodeError are ValueErrors, as is a number over Python's digit limit;
+    # nesting deeper than the parser's recursion limit is a RecursionError.
+    except (ValueError, RecursionError) as error:
         raise ModelFolderError(f"{path}: not valid JSON ({error})") from error
     if not isinstance(document, dict) or "model" not in document or "config" not in document:
         raise ModelFolderError(f"{path}: expected an object with 'model' and 'config'")
+    if not isinstance(document["model"], str):
+        raise ModelFolderError(f"{path}: unknown model {document['model']!r}; 'model' must be a model name")
     return document["model"], document["config"]
 
 
@@ -135,9 +139,16 @@ def load_model(
     except UnknownModelError as error:
         raise ModelFolderError(f"{Path(folder) / CONFIG_FILE}: {error}") from error
     try:
-        model = cls(config_from_dict(cls.Config, config, context=f"{name} config"))
+        model_config = config_from_dict(cls.Config, config, context=f"{name} config")
     except ConfigError as error:
         raise ModelFolderError(f"{Path(folder) / CONFIG_FILE}: {error}") from error
+    try:
+        model = cls(model_config)
+    # Values of the right type that no model can be built from (a negative size): torch's own errors.
+    except (ValueError, TypeError, RuntimeError, ZeroDivisionError) as error:
+        raise ModelFolderError(
+            f"{Path(folder) / CONFIG_FILE}: {name} config cannot build a model ({error})"
+        ) from error
     weights_path = Path(folder) / (EMA_FILE if use_ema else WEIGHTS_FILE)
     state = load_tensors(weights_path)
     try:

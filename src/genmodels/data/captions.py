@@ -272,6 +272,9 @@ def _parse_row(file: Path, number: int, line: str) -> dict:
         entry = json.loads(line)
     except json.JSONDecodeError as exc:
         raise DataError(f"{where}: is not valid JSON ({exc.msg})") from exc
+    # A number over Python's digit limit (a ValueError) or nesting past the recursion limit.
+    except (ValueError, RecursionError) as exc:
+        raise DataError(f"{where}: is not valid JSON ({exc})") from exc
     if not isinstance(entry, dict):
         raise DataError(
             f'{where}: expected a JSON object with "image" and "text", got {type(entry).__name__}'
@@ -285,8 +288,10 @@ def _parse_row(file: Path, number: int, line: str) -> dict:
     if split not in ("train", "test"):
         raise DataError(f'{where}: "split" must be "train" or "test", got {split!r}')
     label = entry.get("label")
-    if label is not None and (isinstance(label, bool) or not isinstance(label, int) or label < 0):
-        raise DataError(f'{where}: "label" must be a non-negative integer, got {label!r}')
+    if label is not None and (
+        isinstance(label, bool) or not isinstance(label, int) or not 0 <= label < 2**63
+    ):
+        raise DataError(f'{where}: "label" must be a non-negative 64-bit integer, got {label!r}')
     size = len(entry["text"].encode("utf-8"))
     if size > TEXT_LENGTH:
         raise DataError(f'{where}: "text" is {size} bytes in UTF-8, over the limit of {TEXT_LENGTH}')

@@ -243,8 +243,9 @@ def _read_image(path: Path) -> np.ndarray:
             image.load()
             converted = image.convert("L" if image.mode in _GREY_MODES else "RGB")
     # UnidentifiedImageError is an OSError, as is a truncated file; some Pillow plugins raise
-    # SyntaxError for a malformed header.
-    except (OSError, SyntaxError) as exc:
+    # SyntaxError or ValueError for a malformed header; a header claiming a gigantic size raises
+    # DecompressionBombError before anything is decoded.
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise _error(path, f"is not a readable image ({exc})") from exc
     array = np.asarray(converted, dtype=np.uint8)
     return array[None] if array.ndim == 2 else array.transpose(2, 0, 1)

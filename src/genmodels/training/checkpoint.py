@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from genmodels.io import EMA_FILE, WEIGHTS_FILE, atomic_write, load_tensors, save_tensors
+from genmodels.io import EMA_FILE, WEIGHTS_FILE, ModelFolderError, atomic_write, load_tensors, save_tensors
 
 STATE_FILE = "trainer_state.pt"
 
@@ -65,6 +65,25 @@ def latest_checkpoint(run_dir: str | Path) -> Path | None:
 
 def load_checkpoint(folder: Path) -> tuple[dict[str, Tensor], dict[str, Any], dict[str, Tensor] | None]:
     weights = load_tensors(folder / WEIGHTS_FILE)
-    state = torch.load(folder / STATE_FILE, map_location="cpu", weights_only=True)
+    state = load_trainer_state(folder / STATE_FILE)
     ema = load_tensors(folder / EMA_FILE) if (folder / EMA_FILE).is_file() else None
     return weights, state, ema
+
+
+def load_trainer_state(path: Path) -> dict[str, Any]:
+    """trainer_state.pt as a dict of tensors and plain values; anything else is refused, never run."""
+    if not path.is_file():
+        raise ModelFolderError(f"{path}: trainer state not found")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    # A file that is not torch's format, is cut short, or asks for any global beyond tensors and
+    # plain values (the weights-only loader refuses those before they run): torch and its loader
+    # report each with their own exception types, and all mean the same to the user.
+    except Exception as error:
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()] or [type(error).__name__]
+        # The weights-only refusal is a long message; its line naming the refused global is the point.
+        reason = next((line for line in lines if "GLOBAL" in line), lines[0])
+        raise ModelFolderError(f"{path}: not a readable trainer state ({reason})") from error
+    if not isinstance(state, dict):
+        raise ModelFolderError(f"{path}: not a readable trainer state (holds {type(state).__name__})")
+    return state
