@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -163,6 +164,8 @@ def train(
             out=out,
             **options,
         )
+    if int(os.environ.get("RANK", "0")) != 0:  # one of several processes (torchrun): rank 0 reports
+        return None
     summary = {
         "run_dir": str(result.run_dir),
         "steps": result.steps,
