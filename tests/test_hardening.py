@@ -81,23 +81,27 @@ def test_the_payloads_are_live(tmp_path):
     assert marker.exists()
 
 
-@pytest.fixture(scope="module")
-def trained_run(tmp_path_factory):
-    """A finished tiny VAE run with EMA and two checkpoints (steps 5 and 10)."""
-    run = tmp_path_factory.mktemp("run") / "vae"
+def _train_tiny_vae(run, steps):
+    """A tiny VAE on the digits with EMA and a checkpoint every 5 steps."""
     genmodels.train(
         "vae",
         "digits",
         preset=None,
         config=TINY_VAE,
         out=run,
-        steps=10,
+        steps=steps,
         batch_size=20,
         checkpoint_every=5,
         ema_decay=0.9,
         **QUIET,
     )
     return run
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    """A finished tiny VAE run with EMA and two checkpoints (steps 5 and 10)."""
+    return _train_tiny_vae(tmp_path_factory.mktemp("run") / "vae", steps=10)
 
 
 @pytest.fixture
@@ -263,20 +267,7 @@ genmodels.train(
 
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory):
-    run = tmp_path_factory.mktemp("whole") / "vae"
-    genmodels.train(
-        "vae",
-        "digits",
-        preset=None,
-        config=TINY_VAE,
-        out=run,
-        steps=15,
-        batch_size=20,
-        checkpoint_every=5,
-        ema_decay=0.9,
-        **QUIET,
-    )
-    return run
+    return _train_tiny_vae(tmp_path_factory.mktemp("whole") / "vae", steps=15)
 
 
 @pytest.mark.parametrize(

@@ -108,6 +108,7 @@ def loss_curves(metrics_path: str | Path, path: str | Path) -> Path | None:
 def model_figures(model, data, view, folder: str | Path, *, seed: int = 0, n: int = 64) -> list[Path]:
     """The standard pictures of a model, chosen by its capabilities (never by its name)."""
     from genmodels.data import ordered_batches, to_uint8
+    from genmodels.data.batches import rows_batch
     from genmodels.models.base import LatentModel
 
     folder = Path(folder)
@@ -119,14 +120,13 @@ def model_figures(model, data, view, folder: str | Path, *, seed: int = 0, n: in
         if "sample" in capabilities:
             condition = None
             if hasattr(model, "condition_from_batch"):  # samples from captions, patches: the data's
-                batch = next(ordered_batches(data, view, n, seed))
-                condition = model.condition_from_batch({k: v.to(model.device) for k, v in batch.items()})
-                n = len(batch["x"])
+                n = min(n, len(data))
+                condition = model.condition_from_batch(rows_batch(data, torch.arange(n), view, model.device))
             samples = model.sample(n, condition=condition, generator=generator)
             written.append(save_grid(to_uint8(samples.cpu(), view.kind), folder / "samples.png"))
         if "translate" in capabilities and hasattr(model, "translation_grid"):
-            batch = next(ordered_batches(data, view, 8, seed))
-            images, columns = model.translation_grid({k: v.to(model.device) for k, v in batch.items()})
+            batch = rows_batch(data, torch.arange(min(8, len(data))), view, model.device)
+            images, columns = model.translation_grid(batch)
             written.append(
                 save_grid(to_uint8(images.cpu(), view.kind), folder / "translations.png", nrow=columns)
             )

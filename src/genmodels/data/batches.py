@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from genmodels.data.dataset import DataError, ImageSet
-from genmodels.data.transforms import View
+from genmodels.data.transforms import View, evaluation_view
 
 Batch = dict[str, Tensor]
 
@@ -37,6 +37,14 @@ def make_batch(data: ImageSet, index: Tensor, view: View, generator: torch.Gener
         batch["y"] = data.labels[index]
     batch.update({key: values[index] for key, values in data.fields.items()})
     return batch
+
+
+def rows_batch(data: ImageSet, rows: Tensor, view: View, device: torch.device | str = "cpu") -> Batch:
+    """The given rows of `data` (indices cycle past its end) in the fixed evaluation view, on
+    `device`: the inputs that sample grids, figures and evaluation give to models that sample from
+    data (a caption, key patches) or translate it."""
+    batch = make_batch(data, rows % len(data), evaluation_view(view), None)
+    return {k: v.to(device) for k, v in batch.items()}
 
 
 class BatchStream:

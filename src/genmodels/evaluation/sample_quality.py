@@ -29,7 +29,7 @@ import torch
 from torch import Tensor, nn
 
 from genmodels.data import ImageSet, View, evaluation_view, ordered_batches, to_unit
-from genmodels.data.batches import make_batch
+from genmodels.data.batches import rows_batch
 from genmodels.evaluation.features import FeatureNetwork, load_feature_network
 
 COVERED_SHARE = 0.2  # a class is covered when it has at least this fraction of the uniform share
@@ -69,10 +69,7 @@ def draw_samples(
     for start in range(0, n, batch_size):
         size, condition = min(batch_size, n - start), None
         if conditional:
-            rows = torch.arange(start, start + size) % len(data)
-            batch = {
-                k: v.to(model.device) for k, v in make_batch(data, rows, evaluation_view(view), None).items()
-            }
+            batch = rows_batch(data, torch.arange(start, start + size), view, model.device)
             condition = model.condition_from_batch(batch)
         parts.append(model.sample(size, condition=condition, generator=generator).cpu())
     return torch.cat(parts)

@@ -22,8 +22,8 @@ import numpy as np
 import torch
 
 from genmodels.config import config_to_dict
-from genmodels.data import BatchStream, ImageSet, View, evaluation_view, ordered_batches, to_uint8
-from genmodels.data.batches import make_batch
+from genmodels.data import BatchStream, ImageSet, View, ordered_batches, to_uint8
+from genmodels.data.batches import rows_batch
 from genmodels.io import (
     EMA_FILE,
     WEIGHTS_FILE,
@@ -392,9 +392,7 @@ class Trainer:
     def _first_rows(self, n: int) -> dict[str, torch.Tensor]:
         """The first n rows of the training set (cycled), in the fixed evaluation view: the same
         inputs at every step, for models that sample from data (captions, patches, translations)."""
-        rows = torch.arange(n) % len(self.stream.data)
-        batch = make_batch(self.stream.data, rows, evaluation_view(self.view), None)
-        return {k: v.to(self.accelerator.device) for k, v in batch.items()}
+        return rows_batch(self.stream.data, torch.arange(n), self.view, self.accelerator.device)
 
     def write_samples(self, step: int, name: str | None = None) -> None:
         if not self.is_main or self.config.num_samples <= 0:

@@ -49,6 +49,24 @@ def doublings(size: int) -> tuple[int, int]:
     return size, count
 
 
+def upsampling(widths: list[int], colours: int) -> list[nn.Module]:
+    """G's doublings: from `widths[0]` feature maps, each stride-2 transposed convolution (batch norm,
+    ReLU) goes to the next width, and the last to `colours` with tanh. `widths`: coarsest first."""
+    layers: list[nn.Module] = []
+    for n_in, n_out in itertools.pairwise(widths):
+        layers += [nn.ConvTranspose2d(n_in, n_out, 4, 2, 1, bias=False), nn.BatchNorm2d(n_out), nn.ReLU()]
+    return [*layers, nn.ConvTranspose2d(widths[-1], colours, 4, 2, 1), nn.Tanh()]
+
+
+def downsampling(colours: int, widths: list[int], slope: float = 0.2) -> list[nn.Module]:
+    """D's halvings: a stride-2 convolution from `colours` to `widths[0]` (no batch norm at D's
+    input), then each to the next width with batch norm; leaky ReLU. `widths`: finest first."""
+    layers: list[nn.Module] = [nn.Conv2d(colours, widths[0], 4, 2, 1), nn.LeakyReLU(slope)]
+    for n_in, n_out in itertools.pairwise(widths):
+        layers += [nn.Conv2d(n_in, n_out, 4, 2, 1, bias=False), nn.BatchNorm2d(n_out), nn.LeakyReLU(slope)]
+    return layers
+
+
 @register("dcgan")
 class DCGAN(AdversarialModel):
     """DCGAN: all-convolutional G and D with batch norm, the architecture that made GANs train stably."""
@@ -77,15 +95,7 @@ class DCGAN(AdversarialModel):
             nn.BatchNorm2d(widths[0]),
             nn.ReLU(),
         ]
-        for n_in, n_out in itertools.pairwise(widths):
-            up += [nn.ConvTranspose2d(n_in, n_out, 4, 2, 1, bias=False), nn.BatchNorm2d(n_out), nn.ReLU()]
-        up += [nn.ConvTranspose2d(widths[-1], colours, 4, 2, 1), nn.Tanh()]
-        self.generator = nn.Sequential(*up)
-
-        down: list[nn.Module] = [nn.Conv2d(colours, widths[-1], 4, 2, 1), nn.LeakyReLU(0.2)]
-        rising = list(reversed(widths))
-        for n_in, n_out in itertools.pairwise(rising):
-            down += [nn.Conv2d(n_in, n_out, 4, 2, 1, bias=False), nn.BatchNorm2d(n_out), nn.LeakyReLU(0.2)]
-        down += [nn.Conv2d(widths[0], 1, start, 1, 0), nn.Flatten(0)]
-        self.discriminator = nn.Sequential(*down)
+        self.generator = nn.Sequential(*up, *upsampling(widths, colours))
+        down = downsampling(colours, widths[::-1])
+        self.discriminator = nn.Sequential(*down, nn.Conv2d(widths[0], 1, start, 1, 0), nn.Flatten(0))
         self.apply(dcgan_init)

@@ -61,7 +61,7 @@ from torch import Tensor, nn
 
 from genmodels.data import to_unit
 from genmodels.models.adversarial.base import AdversarialModel, dcgan_init
-from genmodels.models.adversarial.dcgan import doublings
+from genmodels.models.adversarial.dcgan import doublings, downsampling, upsampling
 from genmodels.models.adversarial.losses import GeneratorLoss, generator_loss
 from genmodels.models.base import Logs, ModelConfig, Objective
 from genmodels.registry import register
@@ -158,18 +158,9 @@ class InfoGAN(AdversarialModel):
             nn.ReLU(),
             nn.Unflatten(1, (widths[0], start, start)),
         ]
-        for n_in, n_out in itertools.pairwise(widths):
-            up += [nn.ConvTranspose2d(n_in, n_out, 4, 2, 1, bias=False), nn.BatchNorm2d(n_out), nn.ReLU()]
-        up += [nn.ConvTranspose2d(widths[-1], colours, 4, 2, 1), nn.Tanh()]
-        self.generator = nn.Sequential(*up)
+        self.generator = nn.Sequential(*up, *upsampling(widths, colours))
 
-        down: list[nn.Module] = [nn.Conv2d(colours, widths[-1], 4, 2, 1), nn.LeakyReLU(config.slope)]
-        for n_in, n_out in itertools.pairwise(reversed(widths)):
-            down += [
-                nn.Conv2d(n_in, n_out, 4, 2, 1, bias=False),
-                nn.BatchNorm2d(n_out),
-                nn.LeakyReLU(config.slope),
-            ]
+        down = downsampling(colours, widths[::-1], config.slope)
         down += [
             nn.Flatten(),
             nn.Linear(widths[0] * start * start, config.hidden, bias=False),

@@ -86,7 +86,7 @@ from torch import Tensor, nn
 
 from genmodels.data.key_patches import box_masks, cut_patches, mask_iou
 from genmodels.models.adversarial.base import dcgan_init
-from genmodels.models.adversarial.dcgan import doublings
+from genmodels.models.adversarial.dcgan import doublings, downsampling
 from genmodels.models.adversarial.losses import generator_loss
 from genmodels.models.base import GenerativeModel, Logs, ModelConfig, Objective, OptimizerSpec
 from genmodels.models.latent.priors import StandardNormal
@@ -232,11 +232,9 @@ class Discriminator(nn.Module):
 
     def __init__(self, colours: int, widths: list[int], start: int) -> None:
         super().__init__()
-        layers: list[nn.Module] = [nn.Conv2d(colours, widths[0], 4, 2, 1), nn.LeakyReLU(0.2)]
-        for n_in, n_out in itertools.pairwise(widths):
-            layers += [nn.Conv2d(n_in, n_out, 4, 2, 1, bias=False), nn.BatchNorm2d(n_out), nn.LeakyReLU(0.2)]
-        layers += [nn.Conv2d(widths[-1], 1, start), nn.Flatten(0)]
-        self.model = nn.Sequential(*layers)
+        self.model = nn.Sequential(
+            *downsampling(colours, widths), nn.Conv2d(widths[-1], 1, start), nn.Flatten(0)
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         return self.model(x)

@@ -46,7 +46,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from genmodels.models.adversarial.base import AdversarialModel, dcgan_init
-from genmodels.models.adversarial.dcgan import doublings
+from genmodels.models.adversarial.dcgan import doublings, downsampling, upsampling
 from genmodels.models.base import Logs, ModelConfig, Objective, OptimizerSpec
 from genmodels.models.text import make_text_encoder, tokens
 from genmodels.registry import register
@@ -110,11 +110,7 @@ class MatchingDiscriminator(nn.Module):
 
     def __init__(self, colours: int, widths: list[int], start: int, text_dim: int, projected: int) -> None:
         super().__init__()
-        rising = list(reversed(widths))
-        down: list[nn.Module] = [nn.Conv2d(colours, rising[0], 4, 2, 1), nn.LeakyReLU(0.2)]
-        for n_in, n_out in itertools.pairwise(rising):
-            down += [nn.Conv2d(n_in, n_out, 4, 2, 1, bias=False), nn.BatchNorm2d(n_out), nn.LeakyReLU(0.2)]
-        self.trunk = nn.Sequential(*down)
+        self.trunk = nn.Sequential(*downsampling(colours, widths[::-1]))
         self.compress = nn.Sequential(nn.Linear(text_dim, projected), nn.LeakyReLU(0.2))
         self.joint = nn.Sequential(
             nn.Conv2d(widths[0] + projected, widths[0], 1, bias=False),
@@ -147,10 +143,7 @@ class ConditionalGenerator(nn.Module):
             nn.BatchNorm2d(widths[0]),
             nn.ReLU(),
         ]
-        for n_in, n_out in itertools.pairwise(widths):
-            up += [nn.ConvTranspose2d(n_in, n_out, 4, 2, 1, bias=False), nn.BatchNorm2d(n_out), nn.ReLU()]
-        up += [nn.ConvTranspose2d(widths[-1], colours, 4, 2, 1), nn.Tanh()]
-        self.up = nn.Sequential(*up)
+        self.up = nn.Sequential(*up, *upsampling(widths, colours))
 
     def forward(self, z: Tensor, phi: Tensor) -> Tensor:
         return self.up(torch.cat([z, self.compress(phi)], 1))
