@@ -22,11 +22,23 @@ _API = {
     "load": "genmodels.api",
     "train": "genmodels.api",
     "resume": "genmodels.api",
+    "list_runs": "genmodels.api",
+    "evaluation_view_of": "genmodels.api",
+    "translation_target": "genmodels.api",
     "load_dataset": "genmodels.data",
 }
 
 if TYPE_CHECKING:
-    from genmodels.api import create, list_models, load, resume, train
+    from genmodels.api import (
+        create,
+        evaluation_view_of,
+        list_models,
+        list_runs,
+        load,
+        resume,
+        train,
+        translation_target,
+    )
     from genmodels.data import load_dataset
 
 
@@ -36,4 +48,15 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'genmodels' has no attribute {name!r}")
 
 
-__all__ = ["__version__", "create", "list_models", "load", "load_dataset", "resume", "train"]
+__all__ = [
+    "__version__",
+    "create",
+    "evaluation_view_of",
+    "list_models",
+    "list_runs",
+    "load",
+    "load_dataset",
+    "resume",
+    "train",
+    "translation_target",
+]

@@ -39,6 +39,54 @@ def load(folder: str | Path, *, use_ema: bool = False, map_location: str = "cpu"
     return load_model(folder, use_ema=use_ema, map_location=map_location)
 
 
+def list_runs(root: str | Path, max_depth: int = 4) -> list[Path]:
+    """Every saved model folder (config.json + model.safetensors) under `root`, sorted; the
+    checkpoints inside a run are left out (the run's own folder holds its chosen weights)."""
+    root, found = Path(root), []
+
+    def visit(folder: Path, depth: int) -> None:
+        if (folder / "config.json").is_file() and (folder / "model.safetensors").is_file():
+            found.append(folder)
+            return
+        if depth < max_depth:
+            for child in sorted(folder.iterdir()):
+                if child.is_dir() and not child.name.startswith(".") and child.name != "checkpoints":
+                    visit(child, depth + 1)
+
+    if not root.is_dir():
+        raise ModelFolderError(f"{root}: not a folder of runs")
+    visit(root, 0)
+    return found
+
+
+def evaluation_view_of(run: str | Path, model: GenerativeModel, view: str | None = None) -> View:
+    """The view a run's scores are reported on: `view` if given, else the run's training view made
+    fixed (dynamic binarisation becomes static, perturbation is dropped), else the model's default."""
+    from genmodels.data import evaluation_view
+
+    if view is not None:
+        return View(view)
+    described = Path(run) / "train.json"
+    if described.is_file():
+        return evaluation_view(View(**_read_run_description(described)["data"]["view"]))
+    return model.default_view()
+
+
+def translation_target(text: str | None) -> str | dict[str, float] | None:
+    """A translation target as typed: "thick" stays a domain name; "thick=1,invert=0" becomes
+    {"thick": 1.0, "invert": 0.0}."""
+    if text is None or "=" not in text:
+        return text
+    settings = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, _, value = item.partition("=")
+        try:
+            settings[name.strip()] = float(value)
+        except ValueError:
+            raise ValueError(f"attribute setting {item!r}: expected name=0 or name=1") from None
+    return settings
+
+
 def default_run_dir(model: str, data: str) -> Path:
     safe = data.replace(":", "-").replace("/", "-").strip("-")
     return Path("runs") / f"{model}-{safe}-{time.strftime('%Y%m%d-%H%M%S')}"

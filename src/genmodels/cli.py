@@ -243,8 +243,11 @@ def _read_patches(files: list[Path], model: Any):
     """Patch images -> [1, K, C, p, p] in the model's range, resized to the model's patch size."""
     if len(files) != model.config.num_patches:
         raise ValueError(f"{model.name} was trained on {model.config.num_patches} patches; got {len(files)}")
+    from genmodels.data import View
+    from genmodels.data.user_images import read_images
+
     colours, size = model.config.image_shape[0], model.config.patch_size
-    patches = _read_images(files, (colours, size, size), model.default_view().kind)
+    patches = read_images(files, (colours, size, size), View(model.default_view().kind))
     return patches.unsqueeze(0).to(model.device)
 
 
@@ -271,64 +274,17 @@ def translate(
 ) -> None:
     """Translate one image into another domain: `genmodels translate RUN --input img.png --to DOMAIN`."""
     import genmodels
-    from genmodels.data import to_uint8
+    from genmodels.data import View, to_uint8
+    from genmodels.data.user_images import read_images
     from genmodels.viz import save_image
 
     model = genmodels.load(run)
     if "translate" not in model.capabilities():
         raise ValueError(f"{model.name} does not translate images (try a cyclegan or stargan run)")
-    x = _read_images([input], model.config.image_shape, model.default_view().kind).to(model.device)
-    translated = model.translate(x, _settings(source), _settings(to))
+    x = read_images([input], model.config.image_shape, View(model.default_view().kind)).to(model.device)
+    translated = model.translate(x, genmodels.translation_target(source), genmodels.translation_target(to))
     save_image(to_uint8(translated.cpu(), model.default_view().kind)[0], out)  # the image itself, its size
     typer.echo(f"{input} -> {out}")
-
-
-def _settings(text: str | None) -> Any:
-    """ "thick" stays a name; "thick=1,invert=0" becomes {"thick": 1.0, "invert": 0.0}."""
-    if text is None or "=" not in text:
-        return text
-    settings = {}
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        name, _, value = item.partition("=")
-        try:
-            settings[name.strip()] = float(value)
-        except ValueError:
-            raise ValueError(f"attribute setting {item!r}: expected name=0 or name=1") from None
-    return settings
-
-
-def _read_images(files: list[Path], shape: tuple[int, int, int], kind: str):
-    """Image files -> [N, C, H, W] in the model's range (view `kind`), converted and resized to `shape`."""
-    import numpy as np
-    import torch
-    from PIL import Image, UnidentifiedImageError
-
-    from genmodels.data import View
-
-    colours, height, width = shape
-    arrays = []
-    for file in files:
-        try:
-            with Image.open(file) as image:
-                image = image.convert("L" if colours == 1 else "RGB").resize((width, height))
-        except (OSError, UnidentifiedImageError) as error:
-            raise ValueError(f"{file}: not a readable image ({error})") from None
-        array = np.asarray(image, dtype=np.uint8)
-        arrays.append(array[None] if colours == 1 else array.transpose(2, 0, 1))
-    return View(kind)(torch.from_numpy(np.stack(arrays)))
-
-
-def _evaluation_view(run: Path, view: str | None, model: Any):
-    """The view scores are reported on: the user's, else the run's training view made fixed
-    (dynamic binarisation becomes static, perturbation is dropped), else the model's default."""
-    from genmodels.data import View, evaluation_view
-
-    if view is not None:
-        return View(view)
-    described = run / "train.json"
-    if described.is_file():
-        return evaluation_view(View(**json.loads(described.read_text())["data"]["view"]))
-    return model.default_view()
 
 
 @app.command()
@@ -370,7 +326,7 @@ def evaluate(
     from genmodels.models.base import DensityModel
 
     model = genmodels.load(run)
-    chosen = _evaluation_view(run, view, model)
+    chosen = genmodels.evaluation_view_of(run, model, view)
     dataset = genmodels.load_dataset(data, split)
     report: dict[str, Any] = {"model": model.name, "data": dataset.name, "view": chosen.describe()}
     if isinstance(model, DensityModel):
@@ -452,7 +408,7 @@ def figures(
     from genmodels.viz import model_figures
 
     model = genmodels.load(run)
-    chosen = _evaluation_view(run, None, model)
+    chosen = genmodels.evaluation_view_of(run, model)
     written = model_figures(
         model, genmodels.load_dataset(data, split), chosen, out or run / "figures", seed=seed
     )
@@ -486,7 +442,7 @@ def score(
     from genmodels.evaluation import per_image_log_prob
 
     model = genmodels.load(run)
-    chosen = _evaluation_view(run, view, model)
+    chosen = genmodels.evaluation_view_of(run, model, view)
     dataset = genmodels.load_dataset(data, split)
     nll = -per_image_log_prob(model, dataset, chosen)
     dims = math.prod(chosen.image_shape(dataset.image_shape))
@@ -526,7 +482,7 @@ def detect(
     from genmodels.evaluation.anomaly import detection_report
 
     model = genmodels.load(run)
-    chosen = _evaluation_view(run, None, model)
+    chosen = genmodels.evaluation_view_of(run, model)
     outs = [
         genmodels.load_dataset(name, split) for name in (out_data or ["mnist[invert]", "noise", "photos"])
     ]
@@ -569,7 +525,7 @@ def classify(
     from genmodels.evaluation.classify import bayes_classify
 
     model = genmodels.load(run)
-    chosen = _evaluation_view(run, None, model)
+    chosen = genmodels.evaluation_view_of(run, model)
     prior = None
     described = run / "train.json"
     if described.is_file():
@@ -584,6 +540,27 @@ def classify(
     typer.echo(
         f"Bayes classifier accuracy on {report['data']}: {report['accuracy']:.4f} ({report['n']} images)"
     )
+
+
+@app.command()
+@handles_errors
+def serve(
+    runs_dir: Annotated[Path, typer.Argument(help="The folder of runs to serve.")] = Path("runs"),
+    host: Annotated[
+        str, typer.Option(help="Address to bind; the default lets only this machine connect.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 7860,
+    max_upload_mb: Annotated[float, typer.Option(help="Uploads larger than this are refused.")] = 20.0,
+) -> None:
+    """The web app: pick a trained run, sample with a seed (and its class, caption, codes or
+    patches), interpolate, translate or score an uploaded image (needs the `app` extra: gradio)."""
+    from genmodels.app import LOCALHOST, serve
+
+    if not runs_dir.is_dir():
+        raise ValueError(f"{runs_dir}: not a folder of runs (train one: genmodels train vae --out runs/vae)")
+    if host not in (LOCALHOST, "localhost", "::1"):
+        typer.echo(f"warning: serving on {host}: other machines can reach the app", err=True)
+    serve(runs_dir, host=host, port=port, max_upload_bytes=int(max_upload_mb * 2**20))
 
 
 def main() -> None:

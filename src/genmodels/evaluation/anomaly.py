@@ -95,3 +95,22 @@ def detection_report(
             )
         report["results"].append(row)
     return report
+
+
+def anomaly_thresholds(
+    model: GenerativeModel, held_out: ImageSet, view: View, false_alarm_rate: float = 0.01
+) -> dict[str, Any]:
+    """The score above which an input is called anomalous, for `nll` and `complexity`: the
+    (1 − false_alarm_rate) quantile of the score on held-out in-distribution images, so that about
+    that share of normal inputs is flagged. Quantiles, not a fitted distribution: nothing assumed."""
+    if not 0 < false_alarm_rate < 1:
+        raise ValueError(f"false_alarm_rate must be in (0, 1), got {false_alarm_rate}")
+    scores = anomaly_scores(model, held_out, view)
+    thresholds = {name: float(torch.quantile(s.double(), 1 - false_alarm_rate)) for name, s in scores.items()}
+    return {
+        "false_alarm_rate": false_alarm_rate,
+        "data": held_out.name,
+        "n": len(held_out),
+        "view": view.describe(),
+        "thresholds": thresholds,
+    }

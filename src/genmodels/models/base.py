@@ -129,6 +129,16 @@ class GenerativeModel(nn.Module):
     def sample(self, n: int, *, condition: Any = None, generator: torch.Generator | None = None) -> Tensor:
         raise NotImplementedError(f"{type(self).__name__} must define sample")
 
+    def draw_latent(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """n draws of what `decode` reads (models that have one): z ~ p(z). Paths between two
+        draws, decoded, are the latent interpolations of the figures and the app."""
+        return self.prior.sample(n, generator=generator, device=self.device)
+
+    def sample_labels(self) -> int:
+        """How many class labels `sample(n, condition=k)` takes (k in 0..count−1); 0 when none. A
+        model whose prior has parts (a mixture) picks the part; a class-conditional one the class."""
+        return getattr(getattr(self, "prior", None), "components", None) or 0
+
     def on_step(self, step: int) -> None:
         """Called by the trainer before each step: schedules (growth, fade-in) are model state."""
 
@@ -190,7 +200,8 @@ class LatentModel(Protocol):
 
 @runtime_checkable
 class ConditionalModel(Protocol):
-    """`sample(n, condition=...)` with what `condition_kind` names: "label", "text", "patches", ..."""
+    """`sample(n, condition=...)` (or `translate`) with what `condition_kind` names, one of "label",
+    "text", "codes", "patches", "domain", "attributes": the app picks its controls by it."""
 
     condition_kind: str
 

@@ -250,6 +250,12 @@ class InfoGAN(AdversarialModel):
         """G on its whole input [z, one-hot c_cat, c_cont] (latent_dim + categories + continuous_codes)."""
         return self.generator(inputs)
 
+    def draw_latent(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """[z, one-hot c_cat, c_cont], what `decode` reads: a path between two draws moves the
+        noise and both codes together."""
+        z, category, continuous = self.draw(n, None, generator)
+        return torch.cat([z, F.one_hot(category, self.config.categories).to(z.dtype), continuous], 1)
+
     @torch.no_grad()
     def sample(
         self, n: int, *, condition: dict[str, Any] | None = None, generator: torch.Generator | None = None

@@ -53,7 +53,8 @@ class Completion:
 class AutoregressiveModel(GenerativeModel):
     family = "autoregressive"
     log_prob_is_exact = True
-    condition_kind: ClassVar[str] = "label (class-conditional models) or partial image (Completion)"
+    # A label for class-conditional models; `sample` also takes a partial image (a Completion).
+    condition_kind: ClassVar[str] = "label"
     # Whether each pixel's conditional reads *every* earlier pixel (False for a Markov chain of
     # order k, or the Row LSTM's triangular context); the causality tests check what is claimed.
     has_full_context: ClassVar[bool] = True
@@ -131,6 +132,9 @@ class AutoregressiveModel(GenerativeModel):
         return logits.view(len(logits), logits.shape[1], h, w, c).permute(0, 1, 4, 2, 3)
 
     # -- sampling and completion -----------------------------------------------------------------------
+    def sample_labels(self) -> int:
+        return self.config.num_classes
+
     def _labels(self, condition: Any, n: int) -> Tensor | None:
         labels = condition.labels if isinstance(condition, Completion) else condition
         if self.config.num_classes == 0:

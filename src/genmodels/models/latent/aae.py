@@ -89,7 +89,7 @@ class AAE(GenerativeModel):
 
     Config = AAEConfig
     family = "latent"
-    condition_kind: ClassVar[str] = "label (picks the prior's part: the class, when trained with labels)"
+    condition_kind: ClassVar[str] = "label"  # picks the prior's part: the class, when trained with labels
     presets: ClassVar[dict[str, dict[str, Any]]] = {
         # Trains in about 5 minutes on 2 CPU cores; a 2-D code on the mixture, so the scatter of the
         # codes is the picture of the paper's Fig. 4.

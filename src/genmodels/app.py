@@ -1,0 +1,585 @@
+"""The web app: `genmodels serve [RUNS_DIR]` looks at trained models without writing code.
+
+Pick a run; then, where its model can:
+- **Sample** n images from a seed, with the controls its condition needs: a class (class-conditional
+  autoregressive models, an AAE's prior part), a caption (text-to-image), InfoGAN's codes, or key
+  patches uploaded as images (Puzzle-GAN);
+- **Interpolate** along a straight path between the latent draws of two seeds, decoded (VAE, AAE,
+  the GANs), or between two captions (text-to-image);
+- **Translate** an uploaded image into a domain or attribute setting (CycleGAN, StarGAN);
+- **Score** an uploaded image: −log p(x) in nats and bits/dim (exact, or a bound where the model
+  has one), and a verdict against the run's anomaly thresholds: the 99th percentile of each score
+  on held-out images of the data it was trained on (`anomaly_thresholds`), computed once and kept in
+  the run folder as `anomaly_thresholds.json`.
+
+Two layers. `RunCatalog` and the action functions take plain values (names, numbers, file paths)
+and return an image and a message; every failure becomes the message, so a bad upload (not an
+image, the wrong size, too many bytes) is answered, never a crash. `build_app` lays them out with
+Gradio, imported only here and only when serving, and `serve` binds to localhost unless told
+otherwise. Requests are served one at a time: the models share two CPU cores.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+import genmodels
+from genmodels.data import DataError, ImageSet, View, to_uint8
+from genmodels.data.user_images import MAX_BYTES, read_image, read_images
+from genmodels.io import write_json
+from genmodels.models.base import DensityModel, GenerativeModel
+from genmodels.viz import image_grid
+
+LOCALHOST = "127.0.0.1"
+THRESHOLDS_FILE = "anomaly_thresholds.json"
+FALSE_ALARM_RATE = 0.01
+THRESHOLD_IMAGES = 1000  # held-out images the thresholds are measured on (at most)
+MAX_SAMPLES = 64
+GRID_SCALE = 3  # 28-pixel digits are too small to see at 1:1
+log = logging.getLogger(__name__)
+
+Picture = np.ndarray | None  # H x W (grey) or H x W x 3 uint8, what Gradio shows
+
+
+class UserError(ValueError):
+    """A request the app refuses, with the reason shown to the user."""
+
+
+# -- what a run offers ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Controls:
+    """The controls a run's model takes, read from its capabilities and condition (never its name)."""
+
+    samples: bool
+    labels: int  # classes (or prior parts) `sample` can be asked for; 0: none
+    text: bool  # a caption conditions samples (and interpolations)
+    codes: tuple[int, int] | None  # InfoGAN: (categories, continuous codes)
+    patches: tuple[int, int] | None  # Puzzle-GAN: (key patches, patch size)
+    interpolates: bool  # between two seeds' latent draws
+    translates: str | None  # "domain" or "attributes"
+    targets: tuple[str, ...]  # the domain or attribute names a translation can name
+    density: bool
+    ema: bool  # the run kept EMA weights
+
+    @classmethod
+    def of(cls, model: GenerativeModel, folder: Path) -> Controls:
+        capabilities, kind = model.capabilities(), getattr(model, "condition_kind", None)
+        config = model.config
+        conditioned = "sample" in capabilities and kind in ("label", "codes", "patches")
+        return cls(
+            samples="sample" in capabilities,
+            labels=model.sample_labels() if conditioned and kind == "label" else 0,
+            text=kind == "text",
+            codes=(config.categories, config.continuous_codes) if kind == "codes" else None,
+            patches=(config.num_patches, config.patch_size) if kind == "patches" else None,
+            interpolates=hasattr(model, "decode") and hasattr(model, "prior") and kind != "text",
+            translates=kind if "translate" in capabilities else None,
+            targets=tuple(getattr(config, "domains", ()) or getattr(config, "attributes", ())),
+            density=isinstance(model, DensityModel),
+            ema=(folder / "ema.safetensors").is_file(),
+        )
+
+    def summary(self) -> str:
+        offers = []
+        if self.samples:
+            offers.append("sampling")
+        if self.interpolates or self.text:
+            offers.append("interpolation")
+        if self.translates:
+            offers.append(f"translation ({', '.join(self.targets)})")
+        if self.density:
+            offers.append("scoring")
+        return ", ".join(offers) or "nothing the app can show"
+
+
+class RunCatalog:
+    """The model folders under a root, loaded on first use and kept (the last few) in memory."""
+
+    def __init__(self, root: str | Path, keep: int = 4) -> None:
+        self.root = Path(root).resolve()
+        self._models: OrderedDict[tuple[str, bool, int], GenerativeModel] = OrderedDict()
+        self._keep = keep
+
+    def names(self) -> list[str]:
+        return [folder.relative_to(self.root).as_posix() or "." for folder in genmodels.list_runs(self.root)]
+
+    def folder(self, name: str | None) -> Path:
+        # Only names from the listing: a crafted name cannot reach a folder outside the root.
+        if not name:
+            raise UserError("choose a run first")
+        if name not in self.names():
+            raise UserError(f"no run named {name!r} under {self.root}")
+        return self.root / name
+
+    def model(self, name: str | None, ema: bool = False) -> GenerativeModel:
+        folder = self.folder(name)
+        weights = folder / ("ema.safetensors" if ema else "model.safetensors")
+        if ema and not weights.is_file():
+            raise UserError(f"{name} kept no EMA weights")
+        key = (str(folder), ema, weights.stat().st_mtime_ns)  # a retrained run is loaded again
+        if key not in self._models:
+            self._models[key] = genmodels.load(folder, use_ema=ema)
+            while len(self._models) > self._keep:
+                self._models.popitem(last=False)
+        self._models.move_to_end(key)
+        return self._models[key]
+
+    def controls(self, name: str | None) -> Controls:
+        return Controls.of(self.model(name), self.folder(name))
+
+    def training(self, name: str | None) -> dict[str, Any] | None:
+        """The run's train.json (None for a bare model folder)."""
+        path = self.folder(name) / "train.json"
+        return json.loads(path.read_text()) if path.is_file() else None
+
+    def describe(self, name: str | None) -> str:
+        model, controls, training = self.model(name), self.controls(name), self.training(name)
+        lines = [f"**{model.name}** ({model.family}): {controls.summary()}."]
+        if training is not None:
+            data = training["data"]
+            lines.append(
+                f"Trained {training.get('total_steps', '?')} steps on {data['name']}/{data['split']}, "
+                f"{View(**data['view']).describe()}."
+            )
+        else:
+            lines.append("A model folder without train.json: what it was trained on is not recorded.")
+        return " ".join(lines)
+
+    def thresholds(self, name: str | None) -> dict[str, Any] | None:
+        """The run's anomaly thresholds, measured on first use and kept in the run folder (measured
+        again when the weights change). None when the run does not say what it was trained on."""
+        folder, training = self.folder(name), self.training(name)
+        if training is None:
+            return None
+        weights = (folder / "model.safetensors").stat()
+        stamp = {"size": weights.st_size, "mtime_ns": weights.st_mtime_ns}
+        path = folder / THRESHOLDS_FILE
+        if path.is_file():
+            try:
+                kept = json.loads(path.read_text())
+                if kept.get("weights") == stamp and kept.get("false_alarm_rate") == FALSE_ALARM_RATE:
+                    return kept
+            except (ValueError, AttributeError):
+                pass  # an unreadable file is measured again and replaced
+        from genmodels.evaluation.anomaly import anomaly_thresholds
+
+        model = self.model(name)
+        held_out, note = _held_out(training["data"]["name"], training["data"]["split"])
+        view = genmodels.evaluation_view_of(folder, model)
+        measured = anomaly_thresholds(model, held_out, view, FALSE_ALARM_RATE)
+        measured.update(weights=stamp, note=note)
+        try:
+            write_json(path, measured)
+        except OSError as error:  # a read-only run folder: use the numbers without keeping them
+            log.warning("could not keep %s: %s", path, error)
+        return measured
+
+
+def _held_out(name: str, split: str) -> tuple[ImageSet, str]:
+    """Images of the training distribution the model did not train on: the validation part when it
+    trained on "fit", else the test split; the training split itself only when there is neither."""
+    candidates = ["val"] if split == "fit" else ["test"] if split != "test" else []
+    for candidate in candidates:
+        try:
+            data = genmodels.load_dataset(name, candidate)
+        except DataError:
+            continue
+        return _first(data, THRESHOLD_IMAGES), f"held-out {data.name}"
+    data = genmodels.load_dataset(name, split)
+    return _first(data, THRESHOLD_IMAGES), f"{data.name}, the training images (no held-out split)"
+
+
+def _first(data: ImageSet, n: int) -> ImageSet:
+    rows = torch.arange(min(n, len(data)))
+    return data.replace(
+        images=data.images[rows],
+        labels=None if data.labels is None else data.labels[rows],
+        fields={key: value[rows] for key, value in data.fields.items()},
+    )
+
+
+# -- the actions ------------------------------------------------------------------------------------------
+def answered(action):
+    """Run an action; whatever goes wrong becomes its message (the server logs the unexpected)."""
+
+    def run(*args: Any) -> tuple[Picture, str]:
+        try:
+            return action(*args)
+        except (UserError, DataError, ValueError) as error:  # refusals: the user's input, a model's
+            return None, f"**Error:** {error}"
+        except KeyError as error:  # e.g. an attribute name the model does not have
+            return None, f"**Error:** {error.args[0] if error.args else error}"
+        except Exception as error:  # anything unforeseen: logged, and still only a message
+            log.exception("%s failed", action.__name__)
+            return None, f"**Error:** {type(error).__name__}: {error}"
+
+    run.__name__ = action.__name__
+    run.__doc__ = action.__doc__
+    return run
+
+
+def _picture(images: torch.Tensor, kind: str, nrow: int | None = None) -> np.ndarray:
+    grid = image_grid(to_uint8(images.detach().cpu(), kind), nrow=nrow, scale=GRID_SCALE)
+    array = grid.permute(1, 2, 0).numpy()
+    return array[..., 0] if array.shape[-1] == 1 else array
+
+
+def _seed(value: Any) -> int:
+    try:
+        seed = int(value)
+    except (TypeError, ValueError):
+        raise UserError(f"the seed must be a whole number, got {value!r}") from None
+    if not 0 <= seed < 2**63:
+        raise UserError(f"the seed must be in 0..2^63 − 1, got {seed}")
+    return seed
+
+
+def _files(upload: Any) -> list[Path]:
+    """Gradio's upload value (a path, a list of paths, or None) as paths."""
+    if upload is None:
+        return []
+    items = upload if isinstance(upload, list) else [upload]
+    # Gradio gives paths as strings; a file object (older Gradio) names its path in `.name`.
+    return [Path(item if isinstance(item, str | os.PathLike) else item.name) for item in items]
+
+
+def _condition(
+    catalog: RunCatalog, name: str, controls: Controls, label: Any, caption: str, codes: tuple, patches: Any
+) -> Any:
+    """The `condition` for `sample` from the controls the model has (None: unconditional)."""
+    model = catalog.model(name)
+    if controls.text:
+        if not caption or not caption.strip():
+            raise UserError(f"{model.name} draws from a caption: type one, e.g. 'a thick seven'")
+        return caption.strip()
+    if controls.patches is not None:
+        count, size = controls.patches
+        files = _files(patches)
+        if len(files) != count:
+            raise UserError(f"{model.name} builds an image from {count} key patches; upload {count} images")
+        colours = model.config.image_shape[0]
+        return read_images(files, (colours, size, size), View(model.default_view().kind))[None]
+    if controls.codes is not None:
+        category, continuous = codes
+        condition: dict[str, Any] = {}
+        if category not in (None, "", "any"):
+            condition["category"] = int(category)
+        if continuous and str(continuous).strip():
+            values = _numbers(continuous, "continuous codes")
+            if len(values) != controls.codes[1]:
+                raise UserError(f"{model.name} has {controls.codes[1]} continuous codes; got {len(values)}")
+            condition["continuous"] = torch.tensor(values)
+        return condition or None
+    if controls.labels and label not in (None, "", "any"):
+        return int(label)
+    return None
+
+
+def _numbers(text: str, what: str) -> list[float]:
+    try:
+        return [float(part) for part in str(text).replace(" ", "").split(",") if part]
+    except ValueError:
+        raise UserError(f"{what}: expected numbers separated by commas, got {text!r}") from None
+
+
+@answered
+def sample(
+    catalog: RunCatalog,
+    name: str,
+    n: Any,
+    seed: Any,
+    ema: bool = False,
+    label: Any = None,
+    caption: str = "",
+    category: Any = None,
+    continuous: str = "",
+    patches: Any = None,
+) -> tuple[Picture, str]:
+    """n samples from one seed: the same seed and settings give the same images."""
+    model, controls = catalog.model(name, ema=bool(ema)), catalog.controls(name)
+    if not controls.samples:
+        hint = " (it translates: use the Translate tab)" if controls.translates else ""
+        raise UserError(f"{model.name} does not sample{hint}")
+    n, seed = int(n), _seed(seed)
+    if not 1 <= n <= MAX_SAMPLES:
+        raise UserError(f"ask for 1 to {MAX_SAMPLES} samples, not {n}")
+    condition = _condition(catalog, name, controls, label, caption, (category, continuous), patches)
+    if controls.patches is not None:
+        condition = condition.expand(n, -1, -1, -1, -1)
+    generator = torch.Generator(model.device).manual_seed(seed)
+    with torch.no_grad():
+        images = model.sample(n, condition=condition, generator=generator)
+    chosen = "" if condition is None or controls.patches else f", condition {_shown(condition)}"
+    return _picture(images, model.default_view().kind), f"{n} samples of {model.name}, seed {seed}{chosen}"
+
+
+def _shown(condition: Any) -> str:
+    if isinstance(condition, dict):
+        return ", ".join(
+            f"{k} {v.tolist() if isinstance(v, torch.Tensor) else v}" for k, v in condition.items()
+        )
+    return repr(condition)
+
+
+@answered
+def interpolate(
+    catalog: RunCatalog,
+    name: str,
+    seed_a: Any,
+    seed_b: Any,
+    steps: Any = 8,
+    caption_a: str = "",
+    caption_b: str = "",
+) -> tuple[Picture, str]:
+    """Decoded points on the straight line between two latent draws (rows: 4 paths for text)."""
+    model, controls = catalog.model(name), catalog.controls(name)
+    steps = int(steps)
+    if not 2 <= steps <= 16:
+        raise UserError(f"use 2 to 16 steps, not {steps}")
+    kind = model.default_view().kind
+    if controls.text:
+        if not caption_a.strip() or not caption_b.strip():
+            raise UserError("type the two captions to move between")
+        generator = torch.Generator(model.device).manual_seed(_seed(seed_a))
+        with torch.no_grad():
+            images = model.interpolation_grid(
+                caption_a.strip(), caption_b.strip(), steps, generator=generator
+            )
+        return _picture(images, kind, nrow=steps), f"from {caption_a.strip()!r} to {caption_b.strip()!r}"
+    if not controls.interpolates:
+        raise UserError(f"{model.name} has no latent space to move through")
+    start = model.draw_latent(1, torch.Generator(model.device).manual_seed(_seed(seed_a)))
+    end = model.draw_latent(1, torch.Generator(model.device).manual_seed(_seed(seed_b)))
+    weights = torch.linspace(0, 1, steps, device=model.device)[:, None]
+    with torch.no_grad():
+        images = model.decode((1 - weights) * start + weights * end)
+    return _picture(images, kind, nrow=steps), f"{steps} steps from seed {seed_a}'s latent to seed {seed_b}'s"
+
+
+@answered
+def translate(
+    catalog: RunCatalog, name: str, upload: Any, target: str, source: str = ""
+) -> tuple[Picture, str]:
+    """The uploaded image (resized to the model's size) in the target domain or attributes."""
+    model, controls = catalog.model(name), catalog.controls(name)
+    if controls.translates is None:
+        raise UserError(f"{model.name} does not translate images")
+    files = _files(upload)
+    if len(files) != 1:
+        raise UserError("upload one image to translate")
+    if not target or not target.strip():
+        raise UserError(f"name a target: {_target_hint(controls)}")
+    view = View(model.default_view().kind)
+    x = read_images(files, model.config.image_shape, view).to(model.device)
+    to = genmodels.translation_target(target.strip())
+    with torch.no_grad():
+        translated = model.translate(x, genmodels.translation_target(source.strip() or None), to)
+    return _picture(
+        torch.cat([x, translated]), view.kind, nrow=2
+    ), f"input and its translation to {target.strip()}"
+
+
+def _target_hint(controls: Controls) -> str:
+    names = ", ".join(controls.targets)
+    if controls.translates == "attributes":
+        first = controls.targets[0] if controls.targets else "name"
+        return f"attribute settings such as {first}=1 (attributes: {names})"
+    return f"a domain ({names})"
+
+
+@answered
+def score(catalog: RunCatalog, name: str, upload: Any) -> tuple[Picture, str]:
+    """−log p(x) of the uploaded image, in nats and bits/dim, and the anomaly verdict."""
+    from genmodels.evaluation.anomaly import anomaly_scores
+
+    model, controls = catalog.model(name), catalog.controls(name)
+    if not controls.density:
+        raise UserError(f"{model.name} has no density to score with")
+    files = _files(upload)
+    if len(files) != 1:
+        raise UserError("upload one image to score")
+    view = genmodels.evaluation_view_of(catalog.folder(name), model)
+    colours, height, width = model.config.image_shape
+    raw = (colours, height - 2 * view.pad, width - 2 * view.pad)
+    image = torch.from_numpy(read_image(files[0], raw, resize=False))[None]
+    scores = anomaly_scores(model, ImageSet(image, name=files[0].name), view)
+    nll = float(scores["nll"][0])
+    bits = nll / (math.prod(model.config.image_shape) * math.log(2))
+    bound = "exact" if model.log_prob_is_exact else "an upper bound: the model's log p(x) is a lower bound"
+    lines = [f"**−log p(x) = {nll:.2f} nats**, {bits:.4f} bits/dim ({bound})."]
+    measured = catalog.thresholds(name)
+    if measured is None:
+        lines.append("No anomaly verdict: the folder does not say what the model was trained on.")
+    else:
+        rate = measured["false_alarm_rate"]
+        for key, what in (("nll", "−log p(x)"), ("complexity", "−log p(x) − PNG length")):
+            value, limit = float(scores[key][0]), measured["thresholds"][key]
+            verdict = "**anomalous**" if value > limit else "**normal**"
+            lines.append(
+                f"- {what}: {value:.2f} vs threshold {limit:.2f} → {verdict}"
+                f" (flags {rate:.0%} of {measured['note']}, {measured['n']} images)"
+            )
+    return _picture(view(image), view.kind), "\n".join(lines)
+
+
+# -- the page ----------------------------------------------------------------------------------------------
+def build_app(catalog: RunCatalog):
+    """The Gradio page over the catalog's runs."""
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # nothing leaves the machine
+    import gradio as gr
+
+    def on_run(name: str | None):
+        """The run's description, and the controls its model takes shown, the others hidden."""
+        if not name:
+            return ["Choose a run.", *(gr.update(visible=False) for _ in range(9))]
+        try:
+            controls, about = catalog.controls(name), catalog.describe(name)
+        except Exception as error:  # a broken folder is reported in place of its description
+            log.exception("cannot open %s", name)
+            return [f"**Error:** {error}", *(gr.update(visible=False) for _ in range(9))]
+        labels = ["any", *map(str, range(controls.labels))]
+        categories = ["any", *map(str, range(controls.codes[0]))] if controls.codes else ["any"]
+        return [
+            about,
+            gr.update(visible=controls.ema, value=False),
+            gr.update(visible=controls.labels > 0, choices=labels, value="any"),
+            gr.update(visible=controls.text),
+            gr.update(visible=controls.codes is not None, choices=categories, value="any"),
+            gr.update(visible=controls.codes is not None),
+            gr.update(visible=controls.patches is not None),
+            gr.update(visible=controls.text),
+            gr.update(visible=controls.text),
+            gr.update(
+                value=_target_hint(controls) if controls.translates else "This model does not translate."
+            ),
+        ]
+
+    def refreshed(current: str | None):
+        names = catalog.names()
+        return gr.update(choices=names, value=current if current in names else (names[0] if names else None))
+
+    names = catalog.names()
+    with gr.Blocks(title="genmodels", analytics_enabled=False) as page:
+        gr.Markdown(f"# genmodels\nTrained runs under `{catalog.root}`.")
+        with gr.Row():
+            run = gr.Dropdown(names, value=names[0] if names else None, label="Run", elem_id="run", scale=4)
+            refresh = gr.Button("Refresh the list", elem_id="refresh", scale=1)
+        about = gr.Markdown(elem_id="about")
+        with gr.Tab("Sample"):
+            with gr.Row():
+                n = gr.Slider(1, MAX_SAMPLES, value=16, step=1, label="Samples", elem_id="sample-n")
+                seed = gr.Number(0, precision=0, label="Seed", elem_id="sample-seed")
+                ema = gr.Checkbox(False, label="EMA weights", elem_id="sample-ema", visible=False)
+            label = gr.Dropdown(["any"], value="any", label="Class", elem_id="sample-label", visible=False)
+            caption = gr.Textbox("a thick seven", label="Caption", elem_id="sample-caption", visible=False)
+            with gr.Row():
+                category = gr.Dropdown(
+                    ["any"], value="any", label="Category code", elem_id="sample-category", visible=False
+                )
+                continuous = gr.Textbox(
+                    "",
+                    label="Continuous codes, comma-separated (blank: random)",
+                    elem_id="sample-continuous",
+                    visible=False,
+                )
+            patches = gr.File(
+                file_count="multiple", label="Key patches (images)", elem_id="sample-patches", visible=False
+            )
+            sample_button = gr.Button("Sample", variant="primary", elem_id="sample-button")
+            sample_message = gr.Markdown(elem_id="sample-message")
+            sample_image = gr.Image(label="Samples", elem_id="sample-image", interactive=False, format="png")
+        with gr.Tab("Interpolate"):
+            with gr.Row():
+                seed_a = gr.Number(0, precision=0, label="Seed A", elem_id="interpolate-seed-a")
+                seed_b = gr.Number(1, precision=0, label="Seed B", elem_id="interpolate-seed-b")
+                steps = gr.Slider(2, 16, value=8, step=1, label="Steps", elem_id="interpolate-steps")
+            caption_a = gr.Textbox(
+                "a thin one", label="Caption A", elem_id="interpolate-caption-a", visible=False
+            )
+            caption_b = gr.Textbox(
+                "a thick seven", label="Caption B", elem_id="interpolate-caption-b", visible=False
+            )
+            interpolate_button = gr.Button("Interpolate", variant="primary", elem_id="interpolate-button")
+            interpolate_message = gr.Markdown(elem_id="interpolate-message")
+            interpolate_image = gr.Image(
+                label="Interpolation", elem_id="interpolate-image", interactive=False, format="png"
+            )
+        with gr.Tab("Translate"):
+            translate_upload = gr.File(label="Image to translate", elem_id="translate-upload")
+            target_hint = gr.Markdown(elem_id="translate-hint")
+            with gr.Row():
+                target = gr.Textbox(label="To", elem_id="translate-to")
+                source = gr.Textbox(label="From (blank: read from the image)", elem_id="translate-from")
+            translate_button = gr.Button("Translate", variant="primary", elem_id="translate-button")
+            translate_message = gr.Markdown(elem_id="translate-message")
+            translate_image = gr.Image(
+                label="Input and translation", elem_id="translate-image", interactive=False, format="png"
+            )
+        with gr.Tab("Score"):
+            score_upload = gr.File(label="Image to score", elem_id="score-upload")
+            score_button = gr.Button("Score", variant="primary", elem_id="score-button")
+            score_message = gr.Markdown(elem_id="score-message")
+            score_image = gr.Image(
+                label="As the model sees it", elem_id="score-image", interactive=False, format="png"
+            )
+
+        run_outputs = [
+            about,
+            ema,
+            label,
+            caption,
+            category,
+            continuous,
+            patches,
+            caption_a,
+            caption_b,
+            target_hint,
+        ]
+        run.change(on_run, run, run_outputs)
+        page.load(on_run, run, run_outputs)
+        refresh.click(refreshed, run, run)
+        sample_button.click(
+            lambda *args: sample(catalog, *args),
+            [run, n, seed, ema, label, caption, category, continuous, patches],
+            [sample_image, sample_message],
+        )
+        interpolate_button.click(
+            lambda *args: interpolate(catalog, *args),
+            [run, seed_a, seed_b, steps, caption_a, caption_b],
+            [interpolate_image, interpolate_message],
+        )
+        translate_button.click(
+            lambda *args: translate(catalog, *args),
+            [run, translate_upload, target, source],
+            [translate_image, translate_message],
+        )
+        score_button.click(
+            lambda *args: score(catalog, *args), [run, score_upload], [score_image, score_message]
+        )
+    return page
+
+
+def serve(
+    runs_dir: str | Path = "runs",
+    *,
+    host: str = LOCALHOST,
+    port: int = 7860,
+    max_upload_bytes: int = MAX_BYTES,
+) -> None:
+    """Serve the app until interrupted. Only this machine can reach it unless `host` says otherwise."""
+    catalog = RunCatalog(runs_dir)
+    page = build_app(catalog)
+    page.queue(default_concurrency_limit=1)
+    page.launch(
+        server_name=host, server_port=port, max_file_size=max_upload_bytes, share=False, show_error=False
+    )

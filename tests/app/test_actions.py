@@ -1,0 +1,200 @@
+"""The app's actions without a browser: what each shows is what the library computes, and every bad
+request is answered with a message."""
+
+import json
+import math
+import re
+import struct
+import zlib
+
+import pytest
+import torch
+
+import genmodels
+from genmodels.app import RunCatalog, interpolate, sample, score, translate
+from genmodels.data import DataError, View, to_uint8
+from genmodels.data.user_images import read_image, read_images
+from genmodels.viz import image_grid
+
+RUNS = [
+    "nade",
+    "untrained/cyclegan",
+    "untrained/infogan",
+    "untrained/puzzlegan",
+    "untrained/stargan",
+    "untrained/text2image",
+    "vae",
+]
+
+
+@pytest.fixture(scope="module")
+def catalog(runs):
+    return RunCatalog(runs)
+
+
+def grid(images, kind, nrow=None):
+    """What the app shows for a batch: the library's grid, 3x, as H x W for grey."""
+    return image_grid(to_uint8(images, kind), nrow=nrow, scale=3).permute(1, 2, 0).numpy()[..., 0]
+
+
+def test_lists_model_folders_but_not_checkpoints_and_refuses_other_names(catalog, runs):
+    assert catalog.names() == RUNS
+    for bad in ["../nade", "untrained", "nade/../vae", "/etc", ""]:
+        image, message = sample(catalog, bad, 4, 0)
+        assert image is None and message.startswith("**Error:**")
+
+
+def test_controls_follow_capabilities_and_condition(catalog):
+    nade, vae = catalog.controls("nade"), catalog.controls("vae")
+    assert nade.labels == 10 and nade.density and not nade.interpolates
+    assert vae.labels == 0 and vae.density and vae.interpolates and vae.samples
+    assert catalog.controls("untrained/infogan").codes == (10, 2)
+    assert catalog.controls("untrained/puzzlegan").patches == (3, 4)
+    assert catalog.controls("untrained/text2image").text
+    cyclegan, stargan = catalog.controls("untrained/cyclegan"), catalog.controls("untrained/stargan")
+    assert (cyclegan.translates, cyclegan.targets, cyclegan.samples) == ("domain", ("thin", "thick"), False)
+    assert (stargan.translates, stargan.targets) == ("attributes", ("thick", "invert"))
+    assert "Trained 30 steps on digits/train" in catalog.describe("nade")
+
+
+def test_samples_are_the_models_draws_for_that_seed_and_class(catalog, runs):
+    image, message = sample(catalog, "nade", 6, 5, False, "3")
+    model = genmodels.load(runs / "nade")
+    expected = model.sample(6, condition=3, generator=torch.Generator().manual_seed(5))
+    assert (image == grid(expected, "static")).all(), message
+    assert "seed 5" in message and "condition 3" in message
+    again, _ = sample(catalog, "nade", 6, 5, False, "3")
+    other, _ = sample(catalog, "nade", 6, 6, False, "3")
+    assert (again == image).all() and not (other == image).all()
+
+
+def test_caption_codes_and_patches_reach_the_model(catalog, images):
+    _, message = sample(catalog, "untrained/text2image", 4, 0, False, None, "a thick seven")
+    assert "condition 'a thick seven'" in message
+    _, message = sample(catalog, "untrained/text2image", 4, 0, False, None, "  ")
+    assert "draws from a caption" in message
+    _, message = sample(catalog, "untrained/infogan", 4, 0, False, None, "", "7", "0.5, -1")
+    assert "category 7" in message and "[0.5, -1.0]" in message
+    for codes, problem in [(("12", ""), "category"), (("any", "1,2,3"), "2 continuous codes")]:
+        _, message = sample(catalog, "untrained/infogan", 4, 0, False, None, "", *codes)
+        assert message.startswith("**Error:**") and problem in message
+    picture, message = sample(
+        catalog, "untrained/puzzlegan", 4, 0, False, None, "", None, "", [images["patch"]] * 3
+    )
+    assert picture is not None, message
+    _, message = sample(
+        catalog, "untrained/puzzlegan", 4, 0, False, None, "", None, "", [images["patch"]] * 2
+    )
+    assert "upload 3 images" in message
+    _, message = sample(catalog, "untrained/cyclegan", 4, 0)
+    assert "does not sample" in message and "Translate" in message
+    _, message = sample(catalog, "nade", 65, 0)
+    assert "1 to 64" in message
+    _, message = sample(catalog, "nade", 4, "seven")
+    assert "whole number" in message
+
+
+def test_interpolation_runs_between_the_two_seeds_latents(catalog, runs):
+    image, message = interpolate(catalog, "vae", 3, 4, 5)
+    model = genmodels.load(runs / "vae")
+    start = model.draw_latent(1, torch.Generator().manual_seed(3))
+    end = model.draw_latent(1, torch.Generator().manual_seed(4))
+    path = torch.cat([start + t * (end - start) for t in torch.linspace(0, 1, 5)])
+    assert (image == grid(model.decode(path), "static", nrow=5)).all(), message
+    picture, message = interpolate(catalog, "untrained/infogan", 0, 1, 4)
+    assert picture is not None, message
+    picture, message = interpolate(catalog, "untrained/text2image", 0, 0, 4, "a thin one", "a thick seven")
+    assert picture is not None and "to 'a thick seven'" in message
+    assert "no latent space" in interpolate(catalog, "nade", 0, 1, 4)[1]
+
+
+def test_translation_of_an_upload(catalog, runs, images):
+    image, message = translate(catalog, "untrained/cyclegan", images["wide"], "thick")
+    model = genmodels.load(runs / "untrained" / "cyclegan")
+    x = read_images([images["wide"]], (1, 8, 8), View("symmetric"))  # resized to the model's size
+    expected = torch.cat([x, model.translate(x, None, "thick")])
+    assert (image == grid(expected, "symmetric", nrow=2)).all(), message
+    assert translate(catalog, "untrained/stargan", images["digit"], "thick=1,invert=0")[0] is not None
+    for target, problem in [
+        ("bogus=1", "unknown attribute"),
+        ("thick=yes", "expected name=0"),
+        ("", "name a target"),
+    ]:
+        picture, message = translate(catalog, "untrained/stargan", images["digit"], target)
+        assert picture is None and problem in message
+    assert "does not translate" in translate(catalog, "vae", images["digit"], "thick")[1]
+
+
+def numbers(message: str, label: str) -> tuple[float, float]:
+    found = re.search(rf"{re.escape(label)}: (-?[\d.]+) vs threshold (-?[\d.]+)", message)
+    return float(found[1]), float(found[2])
+
+
+def test_score_is_the_exact_nll_and_the_verdict_uses_the_runs_threshold(catalog, runs, images):
+    from genmodels.evaluation import per_image_log_prob
+    from genmodels.evaluation.anomaly import anomaly_thresholds
+
+    thresholds_file = runs / "nade" / "anomaly_thresholds.json"
+    thresholds_file.unlink(missing_ok=True)
+    image, message = score(catalog, "nade", images["digit"])
+    model = genmodels.load(runs / "nade")
+    x = View("static")(torch.from_numpy(read_image(images["digit"], (1, 8, 8)))[None])
+    nll = -model.log_prob(x).item()
+    assert f"−log p(x) = {nll:.2f} nats" in message and f"{nll / (64 * math.log(2)):.4f} bits/dim" in message
+    assert "(exact)" in message and image.shape == (8 * 3 + 12, 8 * 3 + 12)
+    # The thresholds: the 99th percentiles on the held-out digits, measured once and kept.
+    kept = json.loads(thresholds_file.read_text())
+    held_out = genmodels.load_dataset("digits", "test")
+    assert kept["thresholds"] == anomaly_thresholds(model, held_out, View("static"))["thresholds"]
+    assert kept["n"] == len(held_out) and "held-out digits/test" in message
+    expected = torch.quantile(-per_image_log_prob(model, held_out, View("static")).double(), 0.99).item()
+    assert kept["thresholds"]["nll"] == pytest.approx(expected)
+    value, limit = numbers(message, "−log p(x)")
+    assert ("**anomalous**" in message.split("\n")[1]) == (value > limit)
+    # An image of nothing but ink is far from any digit: anomalous by −log p(x).
+    ink = images["digit"].with_name("ink.png")
+    from PIL import Image
+
+    Image.new("L", (8, 8), 255).save(ink)
+    _, message = score(catalog, "nade", ink)
+    value, limit = numbers(message, "−log p(x)")
+    assert value > limit and "**anomalous**" in message.split("\n")[1]
+    stamp = thresholds_file.stat().st_mtime_ns
+    score(catalog, "nade", images["noise"])
+    assert thresholds_file.stat().st_mtime_ns == stamp  # reused, not measured again
+
+
+def test_scores_of_a_bound_say_so(catalog, images):
+    _, message = score(catalog, "vae", images["digit"])
+    assert "upper bound" in message and "bits/dim" in message
+    assert "no density" in score(catalog, "untrained/cyclegan", images["digit"])[1]
+
+
+def png_header_only(path, width, height):
+    """A PNG whose header claims width x height pixels, with no pixel data: a decompression bomb's shape."""
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b""))
+    return path
+
+
+def test_bad_uploads_are_answered_with_a_message(catalog, images, tmp_path):
+    cases = {
+        images["text"]: "not a readable image",
+        images["truncated"]: "not a readable image",
+        images["wide"]: "the image is 20 x 30 pixels; this model takes 8 x 8",
+        png_header_only(tmp_path / "big.png", 5000, 5000): "5000 x 5000 pixels is too large",
+        png_header_only(tmp_path / "bomb.png", 60000, 60000): "too large an image",
+        tmp_path / "missing.png": "cannot be read",
+    }
+    for path, problem in cases.items():
+        picture, message = score(catalog, "nade", path)
+        assert picture is None and problem in message, (path, message)
+    assert "upload one image" in score(catalog, "nade", None)[1]
+    with pytest.raises(DataError, match="too large for an image here"):
+        read_image(images["digit"], (1, 8, 8), max_bytes=10)
+    # After all that, the app still answers.
+    assert score(catalog, "nade", images["digit"])[0] is not None
