@@ -1,23 +1,29 @@
 # `make demo` and `make test` do everything on a fresh machine: set-up first, then the job.
-# Set-up is idempotent: it makes .venv, installs torch==2.13.0 first (the CPU wheel; never let a
-# resolver pick another torch), then the package with its dev and text extras (torch pinned again so
-# the resolver keeps it), and does nothing next time.
+# Set-up is idempotent: it installs Debian's chromium (apt; the web app's browser tests drive it) if
+# it is missing, makes .venv, installs torch==2.13.0 first (the CPU wheel; never let a resolver pick
+# another torch), then the package with its dev, text and app extras (torch pinned again so the
+# resolver keeps it), and does nothing next time.
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.setup-done
 DEMO_RUN := runs/demo-vae
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup demo test test-slow bench lint clean
+.PHONY: setup chromium demo test test-slow bench lint serve clean
 
-setup: $(STAMP)
+setup: chromium $(STAMP)
+
+chromium:
+	@command -v chromium >/dev/null 2>&1 || $(SUDO) apt-get install -y -qq chromium \
+		|| ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e ".[dev,text]" torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e ".[dev,text,app]" torch==2.13.0
 	$(BIN)/python -c "import torch; assert torch.__version__.startswith('2.13.0'), torch.__version__"
 	touch $(STAMP)
 
@@ -36,6 +42,10 @@ test-slow: setup
 bench: setup
 	$(BIN)/python benchmarks/trainer_overhead.py
 	$(BIN)/python benchmarks/vae_nll.py
+
+# The web app on the runs trained here, at http://127.0.0.1:7860 (this machine only).
+serve: setup
+	$(BIN)/genmodels serve runs
 
 lint: setup
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

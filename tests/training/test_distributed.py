@@ -1,5 +1,6 @@
-"""Data parallelism through the one trainer: 2 CPU processes (torchrun, gloo) on a global batch B
-take the same steps as one process on B, and the run folder is written once."""
+"""Data parallelism through the one trainer: 2 CPU processes (gloo), started by torchrun or by
+accelerate launch, on a global batch B take the same steps as one process on B, and the run folder
+is written once."""
 
 import json
 import os
@@ -30,15 +31,32 @@ def _rows(run: Path) -> list[dict]:
     return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
 
 
-def test_two_processes_match_one_process_on_the_same_global_batch(tmp_path):
+LAUNCHERS = {
+    "torchrun": ("torch.distributed.run", "--standalone", "--nproc_per_node", "2"),
+    # --multi_gpu picks accelerate's torchrun route; with no GPU the trainer's Accelerator takes
+    # CPU processes on gloo (--cpu would start a single process).
+    "accelerate": (
+        "accelerate.commands.launch",
+        "--multi_gpu",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+    ),
+}
+
+
+@pytest.mark.parametrize("launcher", LAUNCHERS)
+def test_two_processes_match_one_process_on_the_same_global_batch(tmp_path, launcher):
     two = tmp_path / "two"
     command = [
-        *(sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"),
+        *(sys.executable, "-m", *LAUNCHERS[launcher]),
         *("-m", "genmodels.cli", "train", MODEL, "--data", "digits", "--set", "hidden=16"),
         *("--steps", str(STEPS), "--batch-size", str(BATCH), "--checkpoint-every", str(EVERY)),
         *("--log-every", str(EVERY), "--no-progress", "--out", str(two)),
     ]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    # A private HF_HOME: no accelerate config file of the user's changes the launch.
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HOME": str(tmp_path / "hf")}
     started = time.perf_counter()
     finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=180)
     assert finished.returncode == 0, finished.stderr[-4000:]

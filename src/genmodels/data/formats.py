@@ -152,6 +152,8 @@ def _read_idx(path: Path, ndim: int) -> np.ndarray:
     if len(data) < header_size:
         raise _error(path, f"is truncated: {len(data)} bytes, shorter than its {header_size}-byte header")
     shape = tuple(int(size) for size in np.frombuffer(data, ">u4", count=ndim, offset=4))
+    if 0 in shape:  # an empty set, and numpy cannot even shape it when another size is huge
+        raise _error(path, f"holds nothing: its header gives the sizes {shape}")
     expected_size = header_size + math.prod(shape)
     if len(data) < expected_size:
         raise _error(path, f"is truncated: {len(data)} bytes, but its header {shape} needs {expected_size}")

@@ -1,0 +1,234 @@
+"""The web app end to end: `genmodels serve` in its own process, driven in headless Chromium (Debian's
+chromium, through Playwright) as a user would: pick a run, set the controls, press the buttons,
+upload files. `make setup` installs both; without chromium these tests fail and say so."""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+playwright = pytest.importorskip("playwright.sync_api", reason="the dev extra installs playwright")
+expect = playwright.expect
+
+MAX_UPLOAD_MB = 0.5
+WAIT_MS = 60_000  # a response on a busy 2-core machine
+
+
+def chromium() -> str:
+    path = (
+        os.environ.get("GENMODELS_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    )
+    if path is None:
+        pytest.fail("no chromium: `make setup` installs Debian's (apt-get install chromium)")
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(runs, tmp_path_factory):
+    port = free_port()
+    log = tmp_path_factory.mktemp("serve") / "serve.log"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
+    command = [sys.executable, "-m", "genmodels.cli", "serve", str(runs), "--port", str(port)]
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [*command, "--max-upload-mb", str(MAX_UPLOAD_MB)],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=5).close()
+            break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                pytest.fail(f"genmodels serve did not start:\n{log.read_text()}")
+            time.sleep(0.5)
+    yield {"url": url, "port": port, "log": log}
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright.sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=chromium(), args=["--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    page = browser.new_page()
+    elsewhere = []
+    page.on(
+        "request",
+        lambda request: None if request.url.startswith(server["url"]) else elsewhere.append(request.url),
+    )
+    page.goto(server["url"])
+    expect(page.locator("#about")).to_contain_text("nade", timeout=WAIT_MS)  # the first run, described
+    yield page
+    page.close()
+    assert not elsewhere, f"the page reached beyond the app: {elsewhere[:5]}"
+
+
+def choose_run(page, name):
+    page.locator("#run input").click()
+    page.get_by_role("option", name=name, exact=True).click()
+    expect(page.locator("#about")).to_contain_text(name.split("/")[-1], timeout=WAIT_MS)
+
+
+def upload(page, element, path):
+    """Put `path` in a file box, clearing what an earlier upload left there."""
+    clear = page.locator(f"#{element} button[aria-label=Clear]")
+    if clear.count():
+        clear.first.click()
+    page.locator(f"#{element} input[type=file]").set_input_files(path)
+    expect(page.locator(f"#{element}")).to_contain_text(path.name, timeout=WAIT_MS)
+
+
+def shown_image(page, element) -> bytes:
+    """The PNG the page shows in an image box, fetched as the browser does."""
+    source = page.locator(f"#{element} img").get_attribute("src")
+    return page.request.get(source).body()
+
+
+def press(page, button, message, text):
+    page.locator(f"#{button}").click()
+    expect(page.locator(f"#{message}")).to_contain_text(text, timeout=WAIT_MS)
+
+
+# -- the tests ------------------------------------------------------------------------------------------
+def test_binds_to_localhost_only(server):
+    """Listening sockets of the server's port, from /proc/net/tcp{,6}: the loopback address only."""
+    listening = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        if not Path(table).exists():
+            continue
+        for row in Path(table).read_text().splitlines()[1:]:
+            local, state = row.split()[1], row.split()[3]
+            address, port = local.split(":")
+            if int(port, 16) == server["port"] and state == "0A":  # 0A: LISTEN
+                listening.append(address)
+    assert listening == ["0100007F"], listening  # 127.0.0.1, little-endian hex
+
+
+def test_lists_the_runs(page):
+    page.locator("#run input").click()
+    options = page.get_by_role("option").all_inner_texts()
+    assert [option.replace("✓", "").strip() for option in options] == [  # ✓ marks the chosen one
+        "nade",
+        "untrained/cyclegan",
+        "untrained/infogan",
+        "untrained/puzzlegan",
+        "untrained/stargan",
+        "untrained/text2image",
+        "vae",
+    ]
+
+
+def test_sampling_with_a_seed_and_a_class(page):
+    expect(page.locator("#sample-label")).to_be_visible()  # nade is class-conditional
+    page.locator("#sample-label input").click()
+    page.get_by_role("option", name="3", exact=True).click()
+    page.locator("#sample-seed input").fill("5")
+    press(page, "sample-button", "sample-message", "samples of nade, seed 5, condition 3")
+    first = shown_image(page, "sample-image")
+    assert first.startswith(b"\x89PNG")
+    page.locator("#sample-seed input").fill("6")
+    press(page, "sample-button", "sample-message", "seed 6")
+    other = shown_image(page, "sample-image")
+    page.locator("#sample-seed input").fill("5")
+    press(page, "sample-button", "sample-message", "seed 5")
+    assert shown_image(page, "sample-image") == first != other
+
+
+def test_controls_follow_the_model(page, images):
+    choose_run(page, "untrained/text2image")
+    expect(page.locator("#sample-caption")).to_be_visible()
+    expect(page.locator("#sample-label")).to_be_hidden()
+    page.locator("#sample-caption textarea").fill("a thin two")
+    press(page, "sample-button", "sample-message", "condition 'a thin two'")
+    choose_run(page, "untrained/infogan")
+    expect(page.locator("#sample-caption")).to_be_hidden()
+    expect(page.locator("#sample-category")).to_be_visible()
+    page.locator("#sample-category input").click()
+    page.get_by_role("option", name="7", exact=True).click()
+    page.locator("#sample-continuous textarea").fill("0.5, -1")
+    press(page, "sample-button", "sample-message", "category 7, continuous [0.5, -1.0]")
+    choose_run(page, "untrained/puzzlegan")
+    expect(page.locator("#sample-patches")).to_be_visible()
+    page.locator("#sample-patches input[type=file]").set_input_files([images["patch"]] * 3)
+    expect(page.locator("#sample-patches")).to_contain_text("patch.png", timeout=WAIT_MS)
+    press(page, "sample-button", "sample-message", "samples of puzzlegan")
+
+
+def test_latent_and_caption_interpolation(page):
+    choose_run(page, "vae")
+    page.get_by_role("tab", name="Interpolate").click()
+    press(page, "interpolate-button", "interpolate-message", "8 steps from seed 0's latent to seed 1's")
+    assert shown_image(page, "interpolate-image").startswith(b"\x89PNG")
+    choose_run(page, "untrained/text2image")
+    expect(page.locator("#interpolate-caption-a")).to_be_visible()
+    press(page, "interpolate-button", "interpolate-message", "from 'a thin one' to 'a thick seven'")
+
+
+def test_translating_an_upload(page, images):
+    choose_run(page, "untrained/cyclegan")
+    page.get_by_role("tab", name="Translate").click()
+    expect(page.locator("#translate-hint")).to_contain_text("thin, thick")
+    upload(page, "translate-upload", images["wide"])  # any size: resized to the model's
+    page.locator("#translate-to textarea").fill("thick")
+    press(page, "translate-button", "translate-message", "input and its translation to thick")
+    assert shown_image(page, "translate-image").startswith(b"\x89PNG")
+    choose_run(page, "untrained/stargan")
+    page.locator("#translate-to textarea").fill("wings=1")
+    press(page, "translate-button", "translate-message", "unknown attribute")
+    page.locator("#translate-to textarea").fill("thick=1,invert=0")
+    press(page, "translate-button", "translate-message", "translation to thick=1,invert=0")
+
+
+def test_scoring_an_upload_with_the_anomaly_verdict(page, images):
+    page.get_by_role("tab", name="Score").click()
+    upload(page, "score-upload", images["digit"])
+    press(page, "score-button", "score-message", "bits/dim (exact)")
+    message = page.locator("#score-message").inner_text()
+    assert "nats" in message and "threshold" in message and "held-out digits/test" in message
+    assert ("anomalous" in message) or ("normal" in message)
+
+
+def test_bad_uploads_give_a_message_and_the_app_carries_on(page, images, tmp_path):
+    page.get_by_role("tab", name="Score").click()
+    for path, problem in [
+        (images["text"], "not a readable image"),
+        (images["truncated"], "not a readable image"),
+        (images["wide"], "this model takes 8 x 8"),
+    ]:
+        upload(page, "score-upload", path)
+        press(page, "score-button", "score-message", problem)
+    huge = tmp_path / "huge.png"
+    huge.write_bytes(images["digit"].read_bytes() + bytes(int(MAX_UPLOAD_MB * 2**20) + 1))
+    page.locator("#score-upload button[aria-label=Clear]").click()
+    page.locator("#score-upload input[type=file]").set_input_files(huge)
+    expect(page.get_by_text("exceed the maximum allowed size")).to_be_visible(timeout=WAIT_MS)
+    press(page, "score-button", "score-message", "upload one image to score")  # refused: never uploaded
+    upload(page, "score-upload", images["digit"])
+    press(page, "score-button", "score-message", "bits/dim")
