@@ -7,6 +7,7 @@ so that no number there is typed by hand. The latest row of each model wins.
     python benchmarks/tables.py structured  # text-to-image, Puzzle-GAN, Progressive GAN
     python benchmarks/tables.py translation # CycleGAN, StarGAN
     python benchmarks/tables.py soak        # memory over a 30-minute training run
+    python benchmarks/tables.py verdict     # the web app's anomaly verdict on out-of-distribution sets
 """
 
 from __future__ import annotations
@@ -208,12 +209,32 @@ def soak_table() -> str:
     )
 
 
+def verdict_table() -> str:
+    """The share of each out-of-distribution set the app's anomaly verdict flags (issue 7)."""
+    r = json.loads((RESULTS / "anomaly_verdict.json").read_text())
+    t = r["thresholds"]
+    lines = [
+        f"`{r['command']}` ({r['machine']}, {r['date']}): {r['model']}; thresholds are the 99th "
+        f"percentiles on {t['note']} ({t['n']} images, {t['view']}): −log p(x) > "
+        f"{t['thresholds']['nll']:.1f} nats, complexity-corrected > {t['thresholds']['complexity']:.1f}.",
+        "",
+        "| out-of-distribution set | n | flagged by −log p(x) | flagged by the complexity-corrected score |",
+        "|---|---|---|---|",
+    ]
+    for row in r["rows"]:
+        flagged = row["flagged"]
+        lines.append(
+            f"| {row['out_data']} | {row['n']:,} | {flagged['nll']:.1%} | {flagged['complexity']:.1%} |"
+        )
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "table", choices=["explicit", "quality", "density", "structured", "translation", "soak"]
+        "table", choices=["explicit", "quality", "density", "structured", "translation", "soak", "verdict"]
     )
     args = parser.parse_args()
     tables = {
@@ -223,6 +244,7 @@ def main() -> None:
         "structured": structured_tables,
         "translation": translation_table,
         "soak": soak_table,
+        "verdict": verdict_table,
     }
     print(tables[args.table]())
 
