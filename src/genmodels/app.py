@@ -27,6 +27,7 @@ import math
 import os
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -468,6 +469,13 @@ def build_app(catalog: RunCatalog):
         names = catalog.names()
         return gr.update(choices=names, value=current if current in names else (names[0] if names else None))
 
+    def action_area(key: str, action: str, picture: str):
+        """A tab's button, then the action's message and picture (element ids key-button, ...)."""
+        button = gr.Button(action, variant="primary", elem_id=f"{key}-button")
+        message = gr.Markdown(elem_id=f"{key}-message")
+        image = gr.Image(label=picture, elem_id=f"{key}-image", interactive=False, format="png")
+        return button, message, image
+
     names = catalog.names()
     with gr.Blocks(title="genmodels", analytics_enabled=False) as page:
         gr.Markdown(f"# genmodels\nTrained runs under `{catalog.root}`.")
@@ -495,9 +503,7 @@ def build_app(catalog: RunCatalog):
             patches = gr.File(
                 file_count="multiple", label="Key patches (images)", elem_id="sample-patches", visible=False
             )
-            sample_button = gr.Button("Sample", variant="primary", elem_id="sample-button")
-            sample_message = gr.Markdown(elem_id="sample-message")
-            sample_image = gr.Image(label="Samples", elem_id="sample-image", interactive=False, format="png")
+            sample_action = action_area("sample", "Sample", "Samples")
         with gr.Tab("Interpolate"):
             with gr.Row():
                 seed_a = gr.Number(0, precision=0, label="Seed A", elem_id="interpolate-seed-a")
@@ -509,29 +515,17 @@ def build_app(catalog: RunCatalog):
             caption_b = gr.Textbox(
                 "a thick seven", label="Caption B", elem_id="interpolate-caption-b", visible=False
             )
-            interpolate_button = gr.Button("Interpolate", variant="primary", elem_id="interpolate-button")
-            interpolate_message = gr.Markdown(elem_id="interpolate-message")
-            interpolate_image = gr.Image(
-                label="Interpolation", elem_id="interpolate-image", interactive=False, format="png"
-            )
+            interpolate_action = action_area("interpolate", "Interpolate", "Interpolation")
         with gr.Tab("Translate"):
             translate_upload = gr.File(label="Image to translate", elem_id="translate-upload")
             target_hint = gr.Markdown(elem_id="translate-hint")
             with gr.Row():
                 target = gr.Textbox(label="To", elem_id="translate-to")
                 source = gr.Textbox(label="From (blank: read from the image)", elem_id="translate-from")
-            translate_button = gr.Button("Translate", variant="primary", elem_id="translate-button")
-            translate_message = gr.Markdown(elem_id="translate-message")
-            translate_image = gr.Image(
-                label="Input and translation", elem_id="translate-image", interactive=False, format="png"
-            )
+            translate_action = action_area("translate", "Translate", "Input and translation")
         with gr.Tab("Score"):
             score_upload = gr.File(label="Image to score", elem_id="score-upload")
-            score_button = gr.Button("Score", variant="primary", elem_id="score-button")
-            score_message = gr.Markdown(elem_id="score-message")
-            score_image = gr.Image(
-                label="As the model sees it", elem_id="score-image", interactive=False, format="png"
-            )
+            score_action = action_area("score", "Score", "As the model sees it")
 
         run_outputs = [
             about,
@@ -548,24 +542,13 @@ def build_app(catalog: RunCatalog):
         run.change(on_run, run, run_outputs)
         page.load(on_run, run, run_outputs)
         refresh.click(refreshed, run, run)
-        sample_button.click(
-            lambda *args: sample(catalog, *args),
-            [run, n, seed, ema, label, caption, category, continuous, patches],
-            [sample_image, sample_message],
-        )
-        interpolate_button.click(
-            lambda *args: interpolate(catalog, *args),
-            [run, seed_a, seed_b, steps, caption_a, caption_b],
-            [interpolate_image, interpolate_message],
-        )
-        translate_button.click(
-            lambda *args: translate(catalog, *args),
-            [run, translate_upload, target, source],
-            [translate_image, translate_message],
-        )
-        score_button.click(
-            lambda *args: score(catalog, *args), [run, score_upload], [score_image, score_message]
-        )
+        for (button, message, image), action, inputs in [
+            (sample_action, sample, [n, seed, ema, label, caption, category, continuous, patches]),
+            (interpolate_action, interpolate, [seed_a, seed_b, steps, caption_a, caption_b]),
+            (translate_action, translate, [translate_upload, target, source]),
+            (score_action, score, [score_upload]),
+        ]:
+            button.click(partial(action, catalog), [run, *inputs], [image, message])
     return page
 
 

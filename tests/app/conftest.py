@@ -11,6 +11,16 @@ from PIL import Image
 import genmodels
 from genmodels.io import save_model
 
+# What the catalog lists, in order (checkpoints/ folders are never listed).
+RUNS = [
+    "nade",
+    "untrained/cyclegan",
+    "untrained/infogan",
+    "untrained/puzzlegan",
+    "untrained/stargan",
+    "untrained/text2image",
+    "vae",
+]
 QUIET = {"log_every": 10, "progress": False, "tensorboard": False, "num_samples": 0}
 UNTRAINED = {
     "cyclegan": {

@@ -15,16 +15,7 @@ from genmodels.app import RunCatalog, interpolate, sample, score, translate
 from genmodels.data import DataError, View, to_uint8
 from genmodels.data.user_images import read_image, read_images
 from genmodels.viz import image_grid
-
-RUNS = [
-    "nade",
-    "untrained/cyclegan",
-    "untrained/infogan",
-    "untrained/puzzlegan",
-    "untrained/stargan",
-    "untrained/text2image",
-    "vae",
-]
+from tests.app.conftest import RUNS
 
 
 @pytest.fixture(scope="module")
