@@ -39,7 +39,7 @@ from genmodels.data import DataError, ImageSet, View, to_uint8
 from genmodels.data.user_images import MAX_BYTES, read_image, read_images
 from genmodels.io import write_json
 from genmodels.models.base import DensityModel, GenerativeModel
-from genmodels.viz import image_grid
+from genmodels.viz import image_grid, interpolation_grid
 
 LOCALHOST = "127.0.0.1"
 THRESHOLDS_FILE = "anomaly_thresholds.json"
@@ -76,10 +76,9 @@ class Controls:
     def of(cls, model: GenerativeModel, folder: Path) -> Controls:
         capabilities, kind = model.capabilities(), getattr(model, "condition_kind", None)
         config = model.config
-        conditioned = "sample" in capabilities and kind in ("label", "codes", "patches")
         return cls(
             samples="sample" in capabilities,
-            labels=model.sample_labels() if conditioned and kind == "label" else 0,
+            labels=model.sample_labels() if kind == "label" else 0,
             text=kind == "text",
             codes=(config.categories, config.continuous_codes) if kind == "codes" else None,
             patches=(config.num_patches, config.patch_size) if kind == "patches" else None,
@@ -195,18 +194,9 @@ def _held_out(name: str, split: str) -> tuple[ImageSet, str]:
             data = genmodels.load_dataset(name, candidate)
         except DataError:
             continue
-        return _first(data, THRESHOLD_IMAGES), f"held-out {data.name}"
+        return data.subset(slice(0, THRESHOLD_IMAGES)), f"held-out {data.name}"
     data = genmodels.load_dataset(name, split)
-    return _first(data, THRESHOLD_IMAGES), f"{data.name}, the training images (no held-out split)"
-
-
-def _first(data: ImageSet, n: int) -> ImageSet:
-    rows = torch.arange(min(n, len(data)))
-    return data.replace(
-        images=data.images[rows],
-        labels=None if data.labels is None else data.labels[rows],
-        fields={key: value[rows] for key, value in data.fields.items()},
-    )
+    return data.subset(slice(0, THRESHOLD_IMAGES)), f"{data.name}, the training images (no held-out split)"
 
 
 # -- the actions ------------------------------------------------------------------------------------------
@@ -361,9 +351,8 @@ def interpolate(
         raise UserError(f"{model.name} has no latent space to move through")
     start = model.draw_latent(1, torch.Generator(model.device).manual_seed(_seed(seed_a)))
     end = model.draw_latent(1, torch.Generator(model.device).manual_seed(_seed(seed_b)))
-    weights = torch.linspace(0, 1, steps, device=model.device)[:, None]
     with torch.no_grad():
-        images = model.decode((1 - weights) * start + weights * end)
+        images = interpolation_grid(model.decode, start, end, steps)
     return _picture(images, kind, nrow=steps), f"{steps} steps from seed {seed_a}'s latent to seed {seed_b}'s"
 
 

@@ -556,8 +556,6 @@ def serve(
     patches), interpolate, translate or score an uploaded image (needs the `app` extra: gradio)."""
     from genmodels.app import LOCALHOST, serve
 
-    if not runs_dir.is_dir():
-        raise ValueError(f"{runs_dir}: not a folder of runs (train one: genmodels train vae --out runs/vae)")
     if host not in (LOCALHOST, "localhost", "::1"):
         typer.echo(f"warning: serving on {host}: other machines can reach the app", err=True)
     serve(runs_dir, host=host, port=port, max_upload_bytes=int(max_upload_mb * 2**20))

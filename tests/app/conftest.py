@@ -10,6 +10,7 @@ from PIL import Image
 
 import genmodels
 from genmodels.io import save_model
+from tests.models import test_cyclegan, test_infogan, test_puzzlegan, test_stargan, test_text2image
 
 # What the catalog lists, in order (checkpoints/ folders are never listed).
 RUNS = [
@@ -22,32 +23,13 @@ RUNS = [
     "vae",
 ]
 QUIET = {"log_every": 10, "progress": False, "tensorboard": False, "num_samples": 0}
+# The models' own tests' tiny sizes, at 8x8.
 UNTRAINED = {
-    "cyclegan": {
-        "image_shape": (1, 8, 8),
-        "channels": 4,
-        "residual_blocks": 1,
-        "discriminator_channels": 8,
-        "discriminator_downsamplings": 1,
-        "domains": ("thin", "thick"),
-    },
-    "stargan": {
-        "image_shape": (1, 8, 8),
-        "attributes": ("thick", "invert"),
-        "g_channels": 4,
-        "residual_blocks": 1,
-        "d_channels": 8,
-        "d_layers": 2,
-    },
-    "infogan": {"image_shape": (1, 8, 8), "channels": 16, "hidden": 64, "q_hidden": 32, "latent_dim": 16},
-    "text2image": {
-        "image_shape": (1, 8, 8),
-        "latent_dim": 8,
-        "channels": 8,
-        "text_dim": 16,
-        "projected_dim": 8,
-    },
-    "puzzlegan": {"image_shape": (1, 8, 8), "patch_size": 4, "channels": 8, "embed_dim": 16, "latent_dim": 8},
+    "cyclegan": {**test_cyclegan.TINY, "domains": ("thin", "thick")},
+    "stargan": {**test_stargan.TINY, "image_shape": (1, 8, 8), "attributes": ("thick", "invert")},
+    "infogan": test_infogan.DIGITS,
+    "text2image": {**test_text2image.TINY, "image_shape": (1, 8, 8)},
+    "puzzlegan": test_puzzlegan.TINY,
 }
 
 

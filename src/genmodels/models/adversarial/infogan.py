@@ -199,10 +199,13 @@ class InfoGAN(AdversarialModel):
             continuous = fixed.expand(n, config.continuous_codes).clone()
         return z, category, continuous
 
+    def generator_input(self, z: Tensor, category: Tensor, continuous: Tensor) -> Tensor:
+        """[z, one-hot c_cat, c_cont]: what G (and `decode`) reads."""
+        return torch.cat([z, F.one_hot(category, self.config.categories).to(z.dtype), continuous], 1)
+
     def generate(self, z: Tensor, category: Tensor, continuous: Tensor) -> Tensor:
         """G(z, c), in [-1, 1]."""
-        one_hot = F.one_hot(category, self.config.categories).to(z.dtype)
-        return self.generator(torch.cat([z, one_hot, continuous], 1))
+        return self.generator(self.generator_input(z, category, continuous))
 
     # -- the two objectives ----------------------------------------------------------------------
     def objectives(self) -> list[Objective]:
@@ -251,10 +254,8 @@ class InfoGAN(AdversarialModel):
         return self.generator(inputs)
 
     def draw_latent(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        """[z, one-hot c_cat, c_cont], what `decode` reads: a path between two draws moves the
-        noise and both codes together."""
-        z, category, continuous = self.draw(n, None, generator)
-        return torch.cat([z, F.one_hot(category, self.config.categories).to(z.dtype), continuous], 1)
+        """What `decode` reads, drawn: a path between two draws moves the noise and both codes together."""
+        return self.generator_input(*self.draw(n, None, generator))
 
     @torch.no_grad()
     def sample(
