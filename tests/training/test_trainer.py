@@ -1,6 +1,8 @@
 """The one trainer: losses fall, resume is exact, divergence stops cleanly, files are what they claim."""
 
+import itertools
 import json
+import math
 
 import pytest
 import torch
@@ -208,3 +210,45 @@ def test_linear_decay_schedule():
     factor = linear_decay(0.5)
     expected = [1.0, 1.0, 1.0, 0.5, 0.02, 0.0]
     assert [factor(s, 100) for s in (0, 49, 50, 75, 99, 100)] == pytest.approx(expected)
+
+
+def test_a_time_budget_stops_and_checkpoints_the_run(tmp_path, monkeypatch):
+    from genmodels.training import trainer
+
+    clock = iter(range(0, 10_000, 30))  # every reading of the clock is 30 s later
+    monkeypatch.setattr(trainer.Stopwatch, "seconds", property(lambda self: float(next(clock))))
+    result = _train(tmp_path, steps=1000, max_minutes=1.0)
+    assert result.stopped_early and result.steps < 10
+    assert latest_checkpoint(tmp_path).name == f"step_{result.steps:07d}"
+    assert any("time budget of 1 minutes" in row.get("event", "") for row in _rows(tmp_path))
+
+
+def test_snapshots_keep_the_weights_of_their_step(tmp_path):
+    from safetensors.torch import load_file
+
+    _train(tmp_path, steps=20, snapshot_every=10, checkpoint_every=0)
+    snapshots = sorted(p.name for p in (tmp_path / "snapshots").iterdir())
+    assert snapshots == ["step_0000010.safetensors", "step_0000020.safetensors"]
+    last, final = (
+        load_file(str(tmp_path / "snapshots" / snapshots[-1])),
+        load_file(str(tmp_path / "model.safetensors")),
+    )
+    assert all(torch.equal(last[name], final[name]) for name in final)
+    first = load_file(str(tmp_path / "snapshots" / snapshots[0]))
+    assert not all(torch.equal(first[name], final[name]) for name in final)
+
+
+def test_cosine_decay_brings_the_learning_rate_to_zero(tmp_path, monkeypatch):
+    seen = []
+    original = torch.optim.Adam.step
+
+    def record(self, *args, **kwargs):
+        seen.append(self.param_groups[0]["lr"])
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", record)
+    _train(tmp_path, steps=20, lr_decay="cosine", checkpoint_every=0)
+    base = TINY_VAE.get("lr", 1e-3)
+    assert seen[0] == pytest.approx(base) and seen[10] == pytest.approx(base / 2)
+    assert seen[-1] == pytest.approx(base * 0.5 * (1 + math.cos(math.pi * 19 / 20)))
+    assert all(a >= b for a, b in itertools.pairwise(seen))
