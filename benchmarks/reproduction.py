@@ -71,6 +71,12 @@ def _metrics(run: Path) -> list[dict]:
     return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
 
 
+def _shown(run: Path) -> Path:
+    """The run's path as a command from the repository's root names it."""
+    root = Path(__file__).resolve().parents[1]
+    return run.resolve().relative_to(root) if run.resolve().is_relative_to(root) else run
+
+
 def measure(run: Path, k: int, curve_k: int, vae_train_limit: int) -> dict:
     model = genmodels.load(run)
     described = json.loads((run / "train.json").read_text())
@@ -81,7 +87,7 @@ def measure(run: Path, k: int, curve_k: int, vae_train_limit: int) -> dict:
     val_rows = [row for row in _metrics(run) if "val/loss" in row]
     row = {
         "model": name,
-        "run": str(run),
+        "run": str(_shown(run)),
         "paper_nll": paper,
         "paper_protocol": paper_protocol,
         "test_view": TEST_VIEW.describe(),
@@ -100,7 +106,7 @@ def measure(run: Path, k: int, curve_k: int, vae_train_limit: int) -> dict:
         **logged,
         "epochs": round(logged["steps"] * described["train"]["batch_size"] / 50_000, 1),
         "command": f"genmodels train {name} --data mnist-full --preset {described['data'].get('preset')} "
-        f"--out {run} && python benchmarks/reproduction.py {run}",
+        f"--out {_shown(run)} && python benchmarks/reproduction.py {_shown(run)}",
         "machine": f"{platform.machine()}, 2 cores, {torch.get_num_threads()} torch thread(s)",
         "date": time.strftime("%Y-%m-%d"),
     }
