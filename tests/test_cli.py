@@ -48,7 +48,7 @@ def test_train_resume_evaluate_sample_figures(tmp_path):
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert report["n"] == 297 and report["k"] == 5 and report["exact"] is False
-    assert report["view"].startswith("statically binarised")
+    assert report["view"].startswith("thresholded")
     assert report["nll_nats"] <= -report["elbo"] + 1.0  # the k = 5 bound is at least as tight as the ELBO
     assert abs(report["bits_per_dim"] - report["nll_nats"] / (64 * 0.6931471805599453)) < 1e-9
 

@@ -132,7 +132,7 @@ def test_evaluate_reports_sample_quality_for_a_gan_and_nll_too_for_a_density(tmp
     for quality in (gan, vae):
         assert quality["score_name"] == "FD-digits" and quality["n_fake"] == 200 and quality["n_real"] == 1000
         assert quality["fd"] > 0 and len(quality["class_histogram"]) == 10
-    assert "grey levels in [-1, 1]" in gan["real"] and "statically binarised" in vae["real"]
+    assert "grey levels in [-1, 1]" in gan["real"] and "thresholded" in vae["real"]
 
 
 def test_an_attribute_classifier_gives_features_but_no_class_histogram(tmp_path):

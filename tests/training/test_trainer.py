@@ -150,7 +150,7 @@ def test_run_folder_holds_what_the_design_promises(tmp_path):
         assert (tmp_path / name).exists(), name
     assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
     described = json.loads((tmp_path / "train.json").read_text())
-    assert described["data"]["view"] == {"kind": "static", "pad": 0, "perturb": 0.0}
+    assert described["data"]["view"] == {"kind": "static", "pad": 0, "perturb": 0.0, "seed": 0}
     assert described["train"]["seed"] == 0
 
 

@@ -1,6 +1,6 @@
 """Reading data files that are pickles, without letting them run code.
 
-A pickle names the functions that rebuild its objects, and `pickle.load` calls whatever it names:
+A pickle names the functions that rebuild its objects, and a plain unpickler calls whatever it names:
 a data file from elsewhere could name `os.system`. `load_restricted` rebuilds only the objects of
 an allow-list and refuses every other global by name, before calling anything. The allow-list for
 numpy arrays (`NUMPY_ARRAYS`) is what a pickled ndarray needs: its class, its dtype, and numpy's

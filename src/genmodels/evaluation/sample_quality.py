@@ -15,7 +15,7 @@ layer by default: `genmodels.evaluation.features`) and compared:
 
 Every result records n_real, n_fake, the feature network and which real images were used. Samples
 are compared with the real images in the model's own evaluation view: binary models with
-statically binarised digits, grey-level models and GANs with grey levels.
+thresholded (statically binarised) digits, grey-level models and GANs with grey levels.
 """
 
 from __future__ import annotations

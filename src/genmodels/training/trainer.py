@@ -263,7 +263,9 @@ class Trainer:
                 out_of_time = (
                     bool(self.config.max_minutes) and stopwatch.seconds >= 60 * self.config.max_minutes
                 )
-                if self.distributed:  # every process stops at the same step: rank 0's clock decides
+                if (
+                    self.distributed and self.config.max_minutes
+                ):  # all stop at one step: rank 0's clock decides
                     out_of_time = bool(_broadcast_object(out_of_time))
                 if out_of_time and done < self.total_steps:
                     log.write(done, {}, event=f"time budget of {self.config.max_minutes:g} minutes reached")
