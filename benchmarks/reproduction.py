@@ -40,10 +40,13 @@ PAPERS = {
     "markov": (None, "the lecture's baseline (no paper number)"),
     "fvsbn": (97.45, "Larochelle & Murray 2011 (NADE paper), stochastically binarised test"),
     "nade": (88.86, "Larochelle & Murray 2011, H = 500, stochastically binarised test"),
-    "made": (86.64, "Germain et al. 2015, 32 masks (target for one mask: NADE's 88.86)"),
+    "made": (86.64, "Germain et al. 2015, 32 masks; the target for one mask is NADE's 88.86"),
+    "made/full-ensemble": (86.64, "Germain et al. 2015, 32 masks, stochastically binarised test"),
     "vae": (86.76, "Burda et al. 2015, 784-200-200-50, k = 5,000, dynamically binarised training"),
     "pixelcnn": (81.30, "van den Oord et al. 2016 (PixelRNN paper), stochastically binarised test"),
-    "pixelrnn": (79.20, "van den Oord et al. 2016: Diagonal BiLSTM 79.20, Row LSTM 80.54"),
+    "pixelrnn": (79.20, "van den Oord et al. 2016, Diagonal BiLSTM (7 layers, h = 16)"),
+    "pixelrnn/full-row": (80.54, "van den Oord et al. 2016, Row LSTM"),
+    "pixelrnn/paper-row": (80.54, "van den Oord et al. 2016, Row LSTM"),
 }
 
 
@@ -82,7 +85,8 @@ def measure(run: Path, k: int, curve_k: int, vae_train_limit: int) -> dict:
     described = json.loads((run / "train.json").read_text())
     name = model.name
     exact = bool(model.log_prob_is_exact)
-    paper, paper_protocol = PAPERS.get(name, (None, ""))
+    preset = described["data"].get("preset")
+    paper, paper_protocol = PAPERS.get(f"{name}/{preset}", PAPERS.get(name, (None, "")))
     logged = trained(run)
     val_rows = [row for row in _metrics(run) if "val/loss" in row]
     row = {
@@ -105,7 +109,7 @@ def measure(run: Path, k: int, curve_k: int, vae_train_limit: int) -> dict:
         "best_val_step": min(val_rows, key=lambda r: r["val/loss"])["step"] if val_rows else None,
         **logged,
         "epochs": round(logged["steps"] * described["train"]["batch_size"] / 50_000, 1),
-        "command": f"genmodels train {name} --data mnist-full --preset {described['data'].get('preset')} "
+        "command": f"genmodels train {name} --data mnist-full --preset {preset} "
         f"--out {_shown(run)} && python benchmarks/reproduction.py {_shown(run)}",
         "machine": f"{platform.machine()}, 2 cores, {torch.get_num_threads()} torch thread(s)",
         "date": time.strftime("%Y-%m-%d"),
