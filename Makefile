@@ -19,7 +19,7 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || $(SUDO) apt-get install -y -qq chromium \
 		|| ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==2.13.0
