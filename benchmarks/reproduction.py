@@ -57,12 +57,16 @@ def _nll(model, split: str, k: int, limit: int | None = None) -> float:
     return evaluate_likelihood(model, data, TEST_VIEW, k=k)["nll_nats"]
 
 
-def learning_curve(run: Path, k: int) -> list[list[float]]:
-    """[minutes, test NLL] for every weight snapshot of the run, in step order."""
+def learning_curve(run: Path, k: int, stride: int = 1) -> list[list[float]]:
+    """[minutes, test NLL, step] for every `stride`-th weight snapshot of the run (and the last), in
+    step order."""
     times = {row["step"]: row["time"] for row in _metrics(run) if "time" in row}
     model = genmodels.load(run)
     curve = []
-    for snapshot in sorted((run / "snapshots").glob("step_*.safetensors")):
+    snapshots = sorted((run / "snapshots").glob("step_*.safetensors"))
+    for snapshot in snapshots[stride - 1 :: stride] + (
+        [] if len(snapshots) % stride == 0 else snapshots[-1:]
+    ):
         step = int(snapshot.stem.split("_")[1])
         model.load_state_dict(load_file(str(snapshot)))
         curve.append([round(times[step] / 60, 2), round(_nll(model, "test", k), 3), step])
@@ -80,7 +84,7 @@ def _shown(run: Path) -> Path:
     return run.resolve().relative_to(root) if run.resolve().is_relative_to(root) else run
 
 
-def measure(run: Path, k: int, curve_k: int, vae_train_limit: int) -> dict:
+def measure(run: Path, k: int, curve_k: int, vae_train_limit: int, curve_stride: int = 1) -> dict:
     model = genmodels.load(run)
     described = json.loads((run / "train.json").read_text())
     name = model.name
@@ -114,7 +118,7 @@ def measure(run: Path, k: int, curve_k: int, vae_train_limit: int) -> dict:
         "machine": f"{platform.machine()}, 2 cores, {torch.get_num_threads()} torch thread(s)",
         "date": time.strftime("%Y-%m-%d"),
     }
-    row["curve"] = learning_curve(run, k if exact else curve_k)
+    row["curve"] = learning_curve(run, k if exact else curve_k, curve_stride)
     return row
 
 
@@ -126,9 +130,12 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=5000, help="Importance samples of the VAE's final bound.")
     parser.add_argument("--curve-k", type=int, default=100, help="Importance samples of the VAE's curve.")
     parser.add_argument("--vae-train-images", type=int, default=2_000)
+    parser.add_argument(
+        "--curve-stride", type=int, default=1, help="Score every N-th snapshot (and the last)."
+    )
     args = parser.parse_args()
     for run in args.runs:
-        append_row(RESULTS, measure(run, args.k, args.curve_k, args.vae_train_images))
+        append_row(RESULTS, measure(run, args.k, args.curve_k, args.vae_train_images, args.curve_stride))
 
 
 if __name__ == "__main__":
