@@ -43,7 +43,7 @@ test-slow: setup
 
 bench: setup
 	$(BIN)/python benchmarks/trainer_overhead.py
-	$(BIN)/python benchmarks/vae_nll.py
+	$(BIN)/python benchmarks/nade_step.py
 
 # The web app on the runs trained here, at http://127.0.0.1:7860 (this machine only).
 serve: setup
