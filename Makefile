@@ -31,7 +31,7 @@ $(STAMP): pyproject.toml Makefile
 
 # The main job: the VAE's cpu preset on embedded MNIST, its pictures, and its test evaluation.
 demo: setup
-	$(BIN)/genmodels train vae --data mnist --preset cpu --out $(DEMO_RUN)
+	$(BIN)/genmodels train vae --data mnist --preset cpu --out $(DEMO_RUN) --overwrite
 	$(BIN)/genmodels figures $(DEMO_RUN) --data mnist --split test
 	$(BIN)/genmodels evaluate $(DEMO_RUN) --data mnist --split test --k 1000
 

@@ -54,7 +54,9 @@ def run(name: str, out: Path, naive_rows: int | None, reuse: Path | None = None)
     run_dir = reuse or out / name
     if reuse is None:
         start = time.perf_counter()
-        steps = genmodels.train(name, "mnist", preset="cpu", out=run_dir, progress=False).steps
+        steps = genmodels.train(
+            name, "mnist", preset="cpu", out=run_dir, progress=False, overwrite=True
+        ).steps
         seconds = time.perf_counter() - start
     else:  # a finished run of the same recipe: its own clock and step count
         logged = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]

@@ -40,7 +40,9 @@ def training_seconds(run_dir: Path) -> float | None:
 def measure(name: str, run_dir: Path, train: bool, n_fake: int, extra: list[str]) -> dict:
     if train:
         config = parse_overrides(extra)
-        genmodels.train(name, "mnist", preset="cpu", out=run_dir, progress=False, config=config or None)
+        genmodels.train(
+            name, "mnist", preset="cpu", out=run_dir, progress=False, config=config or None, overwrite=True
+        )
     model = genmodels.load(run_dir)
     described = json.loads((run_dir / "train.json").read_text())
     view = evaluation_view(View(**described["data"]["view"]))

@@ -62,7 +62,7 @@ def main() -> None:
     command = [
         sys.executable, "-m", "genmodels.cli", "train", args.model, "--data", args.data, "--preset", "cpu",
         "--steps", "10000000", "--checkpoint-every", "500", "--sample-every", "500", "--no-progress",
-        "--out", str(args.out),
+        "--out", str(args.out), "--overwrite",
     ]  # fmt: skip
     started = time.monotonic()
     child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

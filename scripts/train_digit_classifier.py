@@ -48,7 +48,14 @@ def main() -> None:
     start = time.perf_counter()
     steps = {"steps": args.steps} if args.steps else {}
     result = genmodels.train(
-        "classifier", "mnist", preset="cpu", out=args.out, seed=args.seed, progress=False, **steps
+        "classifier",
+        "mnist",
+        preset="cpu",
+        out=args.out,
+        seed=args.seed,
+        progress=False,
+        overwrite=True,
+        **steps,
     )
     seconds = time.perf_counter() - start
     model = genmodels.load(args.out)

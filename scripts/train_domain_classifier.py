@@ -86,7 +86,7 @@ def main() -> None:
         start = time.perf_counter()
         result = genmodels.train(
             "classifier", data_name, preset="cpu", config={"target": target}, out=run,
-            seed=args.seed, progress=False, **steps,
+            seed=args.seed, progress=False, overwrite=True, **steps,
         )  # fmt: skip
         seconds = time.perf_counter() - start
         model = genmodels.load(run)

@@ -92,6 +92,15 @@ def test_help_does_not_import_heavy_modules():
     assert output.strip() == "[]"
 
 
+def test_help_shows_brackets_as_written():
+    result = runner.invoke(app, ["train", "--help"])
+    assert result.exit_code == 0
+    assert "mnist[captions]" in result.output and "mnist[patches=3]" in result.output
+    assert "mnist, mnist, mnist" not in result.output
+    detect = runner.invoke(app, ["detect", "--help"]).output
+    assert "mnist[classes=9]" in detect
+
+
 def test_sample_from_a_sentence_and_an_interpolation(tmp_path):
     import genmodels
     from genmodels.io import save_model

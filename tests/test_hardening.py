@@ -35,6 +35,7 @@ from genmodels.data import DataError, load_dataset
 from genmodels.io import ModelFolderError, load_model, save_model
 from genmodels.registry import model_classes
 from genmodels.training.checkpoint import latest_checkpoint
+from genmodels.training.run_folder import LOCK_FILE
 from tests.conftest import TINY_VAE
 
 QUIET = {"progress": False, "tensorboard": False, "num_samples": 0, "log_every": 5}
@@ -290,6 +291,7 @@ def test_a_run_killed_while_checkpointing_resumes_from_the_last_good_one(
     )
     assert process.returncode == -signal.SIGKILL, process.stderr[-2000:]
     assert latest_checkpoint(run).name == survivor
+    assert (run / LOCK_FILE).is_file()  # the dead run's lock file stays, and holds nobody back
     genmodels.load(run)  # the run folder is a loadable model folder at every moment
     assert resume(run).steps == 15
 

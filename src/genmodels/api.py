@@ -7,12 +7,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from genmodels.config import config_from_dict
+from genmodels.config import config_from_dict, config_to_dict
 from genmodels.data import View, load_dataset
 from genmodels.io import ModelFolderError, load_model
 from genmodels.models.base import GenerativeModel
 from genmodels.registry import get_model_class, model_classes
 from genmodels.training import TrainConfig, Trainer, TrainResult
+from genmodels.training.run_folder import RunFolderError
 
 
 def list_models() -> list[dict[str, Any]]:
@@ -66,10 +67,15 @@ def evaluation_view_of(run: str | Path, model: GenerativeModel, view: str | None
 
     if view is not None:
         return View.parse(view)
+    trained = trained_on(run)
+    return evaluation_view(View(**trained["view"])) if trained is not None else model.default_view()
+
+
+def trained_on(run: str | Path) -> dict[str, Any] | None:
+    """What a run trained on, from its train.json: the data spec (name, split, val_split, preset,
+    view); None for a model folder that has no train.json."""
     described = Path(run) / "train.json"
-    if described.is_file():
-        return evaluation_view(View(**_read_run_description(described)["data"]["view"]))
-    return model.default_view()
+    return _read_run_description(described)["data"] if described.is_file() else None
 
 
 def translation_target(text: str | None) -> str | dict[str, float] | None:
@@ -88,8 +94,14 @@ def translation_target(text: str | None) -> str | dict[str, float] | None:
 
 
 def default_run_dir(model: str, data: str) -> Path:
+    """runs/<model>-<data>-<time>, with a number added where a run started in the same second."""
     safe = data.replace(":", "-").replace("/", "-").strip("-")
-    return Path("runs") / f"{model}-{safe}-{time.strftime('%Y%m%d-%H%M%S')}"
+    stem = Path("runs") / f"{model}-{safe}-{time.strftime('%Y%m%d-%H%M%S')}"
+    folder, number = stem, 1
+    while folder.exists():
+        number += 1
+        folder = stem.with_name(f"{stem.name}-{number}")
+    return folder
 
 
 def train(
@@ -104,12 +116,14 @@ def train(
     pad: int = 0,
     perturb: float = 0.0,
     out: str | Path | None = None,
+    overwrite: bool = False,
     **train_options: Any,
 ) -> TrainResult:
     """Train a model by name on a data set by name; the run folder is also a loadable model folder.
 
     `train_options` are TrainConfig fields (steps or epochs, batch_size, seed, ema_decay, ...);
-    they override the preset's recipe, which overrides TrainConfig's defaults.
+    they override the preset's recipe, which overrides TrainConfig's defaults. A folder `out` that
+    already holds a run is refused, unless `overwrite` (its old run is then cleared first).
     """
     cls = get_model_class(model)
     recipe = dict(cls.recipes.get(preset, {})) if preset else {}
@@ -143,36 +157,139 @@ def train(
         val_data=val_set,
         data_spec={"name": data, "split": split, "val_split": val_split, "preset": preset},
     )
-    return trainer.fit()
+    return trainer.fit(overwrite=overwrite)
 
 
-def resume(run_dir: str | Path, **train_options: Any) -> TrainResult:
-    """Continue a run from its last checkpoint; `steps` / `epochs` may raise its budget."""
+# What resuming may change: the budget, and how often the run logs, samples and saves. Everything
+# else (batch size, seed, EMA, clipping, schedule, validation) decides the result, which a resumed
+# run keeps equal to an uninterrupted one.
+RESUMABLE_OPTIONS = frozenset(
+    {
+        "steps",
+        "epochs",
+        "max_minutes",
+        "log_every",
+        "sample_every",
+        "checkpoint_every",
+        "snapshot_every",
+        "num_samples",
+        "sample_classes",
+        "progress",
+        "tensorboard",
+        "cpu",
+    }
+)
+
+
+def resume(
+    run_dir: str | Path,
+    *,
+    model: str | None = None,
+    config: dict[str, Any] | None = None,
+    data: dict[str, Any] | None = None,
+    **train_options: Any,
+) -> TrainResult:
+    """Continue a run from its last checkpoint; `steps` / `epochs` / `max_minutes` may raise its
+    budget, and the intervals of RESUMABLE_OPTIONS may change.
+
+    What else the caller states about the run must be what the run has, or it is refused rather
+    than ignored: `model` (its name), `config` (model Config fields), `data` (any of name, split,
+    val_split, preset, view, pad, perturb as `train` takes them) and the other TrainConfig fields.
+    """
     run_dir = Path(run_dir)
     description = _read_run_description(run_dir / "train.json")
+    data_spec = description["data"]
+    try:
+        view = View(**data_spec["view"])
+    except (TypeError, ValueError) as error:
+        raise ModelFolderError(f"{run_dir / 'train.json'}: data.view is not a view ({error})") from error
+    trained_as = description.get("model")
+    if model is not None and trained_as is not None and model != trained_as:
+        raise RunFolderError(
+            f"{run_dir} is a {trained_as} run: --resume continues it as {trained_as}, not {model} "
+            "(train a new run into another --out)"
+        )
+    config_from_dict(TrainConfig, description["train"], context=f"{run_dir}/train.json")  # names the file
     options = {**description["train"], **train_options}
     if "steps" in train_options:
         options["epochs"] = None
     if "epochs" in train_options:
         options["steps"] = None
-    data_spec = description["data"]
+    train_config = config_from_dict(TrainConfig, options, context="training options")
     network = load_model(run_dir)  # config from the run; weights come from the checkpoint
-    try:
-        view = View(**data_spec["view"])
-    except (TypeError, ValueError) as error:
-        raise ModelFolderError(f"{run_dir / 'train.json'}: data.view is not a view ({error})") from error
+    if trained_as is not None and network.name != trained_as:
+        raise ModelFolderError(
+            f"{run_dir}: config.json holds a {network.name}, train.json describes a {trained_as} run"
+        )
+    asked_train = {key: getattr(train_config, key) for key in train_options if key not in RESUMABLE_OPTIONS}
+    _refuse_changes(run_dir, network, view, data_spec, description["train"], config, data, asked_train)
     train_set = load_dataset(data_spec["name"], data_spec["split"])
     val_set = load_dataset(data_spec["name"], data_spec["val_split"]) if data_spec.get("val_split") else None
     trainer = Trainer(
         network,
         train_set,
-        config_from_dict(TrainConfig, options, context=f"{run_dir}/train.json"),
+        train_config,
         run_dir,
         view=view,
         val_data=val_set,
         data_spec={k: v for k, v in data_spec.items() if k != "view"},
     )
     return trainer.fit(resume=True)
+
+
+def _refuse_changes(
+    run_dir: Path,
+    network: GenerativeModel,
+    view: View,
+    data_spec: dict[str, Any],
+    trained: dict[str, Any],
+    config: dict[str, Any] | None,
+    data: dict[str, Any] | None,
+    train: dict[str, Any],
+) -> None:
+    """One line naming every setting the caller gave that differs from the run's own."""
+    differences = []
+    if config:
+        # Built the way config.json was, so `hidden=32` and `hidden=[32]` compare equal.
+        saved = config_to_dict(network.config)
+        wanted = config_to_dict(
+            config_from_dict(type(network.config), {**saved, **config}, context=f"{network.name} config")
+        )
+        differences += [(key, wanted[key], saved[key]) for key in config if wanted[key] != saved[key]]
+    if data:
+        run_has = {
+            "name": data_spec["name"],
+            "split": data_spec["split"],
+            "val_split": data_spec.get("val_split"),
+            "preset": data_spec.get("preset"),
+            "view": _view_name(view),
+            "pad": view.pad,
+            "perturb": view.perturb,
+        }
+        unknown = set(data) - set(run_has)
+        if unknown:
+            raise TypeError(f"resume: unknown data setting(s) {', '.join(sorted(unknown))}")
+        asked = {**data, **({"view": _view_name(View.parse(data["view"]))} if data.get("view") else {})}
+        differences += [
+            ("data" if key == "name" else key, value, run_has[key])
+            for key, value in asked.items()
+            if value != run_has[key]
+        ]
+    defaults = config_to_dict(TrainConfig())
+    for key, value in train.items():
+        if value != trained.get(key, defaults[key]):
+            differences.append((key, value, trained.get(key, defaults[key])))
+    if differences:
+        listed = ", ".join(f"{key} {new!r} (the run's: {old!r})" for key, new, old in differences)
+        raise RunFolderError(
+            f"{run_dir}: a resumed run keeps the settings it was trained with, and these differ: "
+            f"{listed}; train a new run into another --out instead"
+        )
+
+
+def _view_name(view: View) -> str:
+    """A view as --view names it (`static`, `stochastic:3`)."""
+    return f"{view.kind}:{view.seed}" if view.kind == "stochastic" else view.kind
 
 
 def _read_run_description(path: Path) -> dict[str, Any]:

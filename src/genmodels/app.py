@@ -12,11 +12,15 @@ Pick a run; then, where its model can:
   on held-out images of the data it was trained on (`anomaly_thresholds`), computed once and kept in
   the run folder as `anomaly_thresholds.json`.
 
+The page opens on the first run that loads. A run that cannot be loaded (no weights yet, a damaged
+file) stays in the list with its reason, and only the tabs the run's model can use are shown.
+
 Two layers. `RunCatalog` and the action functions take plain values (names, numbers, file paths)
 and return an image and a message; every failure becomes the message, so a bad upload (not an
-image, the wrong size, too many bytes) is answered, never a crash. `build_app` lays them out with
-Gradio, imported only here and only when serving, and `serve` binds to localhost unless told
-otherwise. Requests are served one at a time: the models share two CPU cores.
+image, the wrong size, too many bytes) is answered, never a crash, and is named by its own file
+name, never by the server's temporary path. `build_app` lays them out with Gradio, imported only
+here and only when serving, and `serve` binds to localhost unless told otherwise. Requests are
+served one at a time: the models share two CPU cores.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ import logging
 import math
 import os
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -37,7 +43,7 @@ import torch
 import genmodels
 from genmodels.data import DataError, ImageSet, View, to_uint8
 from genmodels.data.user_images import MAX_BYTES, read_image, read_images
-from genmodels.io import write_json
+from genmodels.io import CONFIG_FILE, EMA_FILE, WEIGHTS_FILE, write_json
 from genmodels.models.base import DensityModel, GenerativeModel
 from genmodels.viz import image_grid, interpolation_grid
 
@@ -47,6 +53,8 @@ FALSE_ALARM_RATE = 0.01
 THRESHOLD_IMAGES = 1000  # held-out images the thresholds are measured on (at most)
 MAX_SAMPLES = 64
 GRID_SCALE = 3  # 28-pixel digits are too small to see at 1:1
+REASON_CHARS = 200  # a reason shown in the run list is cut to this length
+NO_WEIGHTS = f"no weights yet ({WEIGHTS_FILE} is missing: a training writes it with its first checkpoint)"
 log = logging.getLogger(__name__)
 
 Picture = np.ndarray | None  # H x W (grey) or H x W x 3 uint8, what Gradio shows
@@ -86,8 +94,17 @@ class Controls:
             translates=kind if "translate" in capabilities else None,
             targets=tuple(getattr(config, "domains", ()) or getattr(config, "attributes", ())),
             density=isinstance(model, DensityModel),
-            ema=(folder / "ema.safetensors").is_file(),
+            ema=(folder / EMA_FILE).is_file(),
         )
+
+    def tabs(self) -> dict[str, bool]:
+        """Which of the page's tabs this model can use; the others are hidden."""
+        return {
+            "Sample": self.samples,
+            "Interpolate": self.interpolates or self.text,
+            "Translate": self.translates is not None,
+            "Score": self.density,
+        }
 
     def summary(self) -> str:
         offers = []
@@ -109,9 +126,38 @@ class RunCatalog:
         self.root = Path(root).resolve()
         self._models: OrderedDict[tuple[str, bool, int], GenerativeModel] = OrderedDict()
         self._keep = keep
+        self._failures: dict[str, str] = {}  # why each run that failed to load did, until it loads
 
     def names(self) -> list[str]:
-        return [folder.relative_to(self.root).as_posix() or "." for folder in genmodels.list_runs(self.root)]
+        """Every run under the root in `list_runs`' order, with the runs that have no weights yet
+        (which `list_runs` leaves out: nothing there loads) so that none is missed silently."""
+        runs = genmodels.list_runs(self.root)
+        folders = sorted(
+            [*runs, *_without_weights(self.root, runs)], key=lambda f: f.relative_to(self.root).parts
+        )
+        return [folder.relative_to(self.root).as_posix() for folder in folders]
+
+    def first_loadable(self) -> str | None:
+        """The first run whose model loads: the page opens on it, not on a broken one."""
+        for name in self.names():
+            try:
+                self.model(name)
+            except UserError:  # its reason is kept for the list
+                continue
+            return name
+        return None
+
+    def choices(self) -> list[tuple[str, str]]:
+        """(label, name) of every run: a run that cannot be loaded (no weights, or it failed when
+        tried) says why in its label, in one line."""
+        labels = []
+        for name in self.names():
+            has_weights = (self.root / name / WEIGHTS_FILE).is_file()
+            reason = self._failures.get(name) if has_weights else NO_WEIGHTS
+            if reason is not None and len(reason) > REASON_CHARS:
+                reason = reason[: REASON_CHARS - 1] + "…"
+            labels.append((name if reason is None else f"{name}: cannot be loaded: {reason}", name))
+        return labels
 
     def folder(self, name: str | None) -> Path:
         # Only names from the listing: a crafted name cannot reach a folder outside the root.
@@ -122,13 +168,25 @@ class RunCatalog:
         return self.root / name
 
     def model(self, name: str | None, ema: bool = False) -> GenerativeModel:
+        """The run's model; a run that cannot be loaded raises a UserError with the reason."""
         folder = self.folder(name)
-        weights = folder / ("ema.safetensors" if ema else "model.safetensors")
+        weights = folder / (EMA_FILE if ema else WEIGHTS_FILE)
+        if not (folder / WEIGHTS_FILE).is_file():
+            raise UserError(f"{name} cannot be loaded: {NO_WEIGHTS}")
         if ema and not weights.is_file():
             raise UserError(f"{name} kept no EMA weights")
         key = (str(folder), ema, weights.stat().st_mtime_ns)  # a retrained run is loaded again
         if key not in self._models:
-            self._models[key] = genmodels.load(folder, use_ema=ema)
+            try:
+                self._models[key] = genmodels.load(folder, use_ema=ema)
+            except Exception as error:  # a damaged folder: the reason, in one line, without server paths
+                reason = " ".join(_renamed(str(error), {folder: name}).split()) or type(error).__name__
+                if not ema:  # damaged EMA weights leave the run itself loadable
+                    self._failures[name] = reason
+                log.warning("cannot load %s: %s", name, reason)
+                raise UserError(f"{name} cannot be loaded: {reason}") from error
+            if not ema:
+                self._failures.pop(name, None)
             while len(self._models) > self._keep:
                 self._models.popitem(last=False)
         self._models.move_to_end(key)
@@ -161,7 +219,7 @@ class RunCatalog:
         folder, training = self.folder(name), self.training(name)
         if training is None:
             return None
-        weights = (folder / "model.safetensors").stat()
+        weights = (folder / WEIGHTS_FILE).stat()
         stamp = {"size": weights.st_size, "mtime_ns": weights.st_mtime_ns}
         path = folder / THRESHOLDS_FILE
         if path.is_file():
@@ -183,6 +241,26 @@ class RunCatalog:
         except OSError as error:  # a read-only run folder: use the numbers without keeping them
             log.warning("could not keep %s: %s", path, error)
         return measured
+
+
+def _without_weights(root: Path, runs: list[Path]) -> list[Path]:
+    """Folders under `root` with a model's config.json but no weights, outside the listed runs and
+    their checkpoints: a training before its first checkpoint, or one that stopped before it."""
+    found = []
+    for config in root.rglob(CONFIG_FILE):
+        folder = config.parent
+        hidden = any(part == "checkpoints" or part.startswith(".") for part in folder.relative_to(root).parts)
+        inside_a_run = any(folder.is_relative_to(run) for run in runs)
+        if not (hidden or inside_a_run or (folder / WEIGHTS_FILE).is_file()):
+            found.append(folder)
+    return found
+
+
+def _renamed(message: str, names: dict[Path, str]) -> str:
+    """`message` with each server path in `names` replaced by the name the user knows it by."""
+    for path, name in names.items():
+        message = message.replace(str(path), name)
+    return message
 
 
 def _held_out(name: str, split: str) -> tuple[ImageSet, str]:
@@ -244,6 +322,17 @@ def _files(upload: Any) -> list[Path]:
     return [Path(item if isinstance(item, str | os.PathLike) else item.name) for item in items]
 
 
+@contextmanager
+def _uploaded(files: list[Path]) -> Iterator[None]:
+    """Errors while reading uploads name each file by its own name: Gradio keeps an upload as
+    <temporary folder>/<hash>/<its name>, a path that means nothing to the user and shows the
+    server's layout."""
+    try:
+        yield
+    except DataError as error:
+        raise UserError(_renamed(str(error), {file: file.name for file in files})) from None
+
+
 def _condition(
     catalog: RunCatalog, name: str, controls: Controls, label: Any, caption: str, codes: tuple, patches: Any
 ) -> Any:
@@ -259,7 +348,8 @@ def _condition(
         if len(files) != count:
             raise UserError(f"{model.name} builds an image from {count} key patches; upload {count} images")
         colours = model.config.image_shape[0]
-        return read_images(files, (colours, size, size), View(model.default_view().kind))[None]
+        with _uploaded(files):
+            return read_images(files, (colours, size, size), View(model.default_view().kind))[None]
     if controls.codes is not None:
         category, continuous = codes
         condition: dict[str, Any] = {}
@@ -370,7 +460,8 @@ def translate(
     if not target or not target.strip():
         raise UserError(f"name a target: {_target_hint(controls)}")
     view = View(model.default_view().kind)
-    x = read_images(files, model.config.image_shape, view).to(model.device)
+    with _uploaded(files):
+        x = read_images(files, model.config.image_shape, view).to(model.device)
     to = genmodels.translation_target(target.strip())
     with torch.no_grad():
         translated = model.translate(x, genmodels.translation_target(source.strip() or None), to)
@@ -401,7 +492,8 @@ def score(catalog: RunCatalog, name: str, upload: Any) -> tuple[Picture, str]:
     view = genmodels.evaluation_view_of(catalog.folder(name), model)
     colours, height, width = model.config.image_shape
     raw = (colours, height - 2 * view.pad, width - 2 * view.pad)
-    image = torch.from_numpy(read_image(files[0], raw, resize=False))[None]
+    with _uploaded(files):
+        image = torch.from_numpy(read_image(files[0], raw, resize=False))[None]
     scores = anomaly_scores(model, ImageSet(image, name=files[0].name), view)
     nll = float(scores["nll"][0])
     bits = nll / (math.prod(model.config.image_shape) * math.log(2))
@@ -428,19 +520,37 @@ def build_app(catalog: RunCatalog):
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # nothing leaves the machine
     import gradio as gr
 
-    def on_run(name: str | None):
-        """The run's description, and the controls its model takes shown, the others hidden."""
+    def on_run(name: str | None, current: str):
+        """The run's description; the tabs and controls its model takes shown and the others hidden,
+        staying on the `current` tab where the model can use it (else going to its first usable
+        one). A run that cannot be opened shows why, and nothing else."""
+        nothing = [
+            gr.update(),
+            current,
+            *(gr.update(visible="hidden") for _ in tabs),
+            *(gr.update(visible=False) for _ in run_controls),
+        ]
         if not name:
-            return ["Choose a run.", *(gr.update(visible=False) for _ in range(9))]
+            return ["Choose a run.", *nothing]
         try:
             controls, about = catalog.controls(name), catalog.describe(name)
-        except Exception as error:  # a broken folder is reported in place of its description
+        except UserError as error:  # it cannot be loaded: the reason was logged as it was found
+            return [f"**Error:** {error}", *nothing]
+        except Exception as error:  # e.g. an unreadable train.json
             log.exception("cannot open %s", name)
-            return [f"**Error:** {error}", *(gr.update(visible=False) for _ in range(9))]
+            return [f"**Error:** {error}", *nothing]
+        usable = controls.tabs()
+        chosen = (
+            current if usable.get(current) else next((tab for tab, can in usable.items() if can), current)
+        )
         labels = ["any", *map(str, range(controls.labels))]
         categories = ["any", *map(str, range(controls.codes[0]))] if controls.codes else ["any"]
         return [
             about,
+            gr.Tabs(selected=chosen),
+            chosen,
+            # "hidden", not False: Gradio (6.31) keeps a tab's header when an update sets visible=False.
+            *(gr.update(visible=True if usable[tab] else "hidden") for tab in tabs),
             gr.update(visible=controls.ema, value=False),
             gr.update(visible=controls.labels > 0, choices=labels, value="any"),
             gr.update(visible=controls.text),
@@ -449,14 +559,17 @@ def build_app(catalog: RunCatalog):
             gr.update(visible=controls.patches is not None),
             gr.update(visible=controls.text),
             gr.update(visible=controls.text),
+            # Shown again whenever the run translates: a broken run before it had hidden it.
             gr.update(
-                value=_target_hint(controls) if controls.translates else "This model does not translate."
+                visible=controls.translates is not None,
+                value=_target_hint(controls) if controls.translates else "",
             ),
         ]
 
     def refreshed(current: str | None):
-        names = catalog.names()
-        return gr.update(choices=names, value=current if current in names else (names[0] if names else None))
+        choices = catalog.choices()
+        names = [name for _, name in choices]
+        return gr.update(choices=choices, value=current if current in names else catalog.first_loadable())
 
     def action_area(key: str, action: str, picture: str):
         """A tab's button, then the action's message and picture (element ids key-button, ...)."""
@@ -465,59 +578,68 @@ def build_app(catalog: RunCatalog):
         image = gr.Image(label=picture, elem_id=f"{key}-image", interactive=False, format="png")
         return button, message, image
 
-    names = catalog.names()
+    first = catalog.first_loadable()  # tried first, so that the runs before it are listed with their reason
     with gr.Blocks(title="genmodels", analytics_enabled=False) as page:
         gr.Markdown(f"# genmodels\nTrained runs under `{catalog.root}`.")
         with gr.Row():
-            run = gr.Dropdown(names, value=names[0] if names else None, label="Run", elem_id="run", scale=4)
+            run = gr.Dropdown(catalog.choices(), value=first, label="Run", elem_id="run", scale=4)
             refresh = gr.Button("Refresh the list", elem_id="refresh", scale=1)
         about = gr.Markdown(elem_id="about")
-        with gr.Tab("Sample"):
-            with gr.Row():
-                n = gr.Slider(1, MAX_SAMPLES, value=16, step=1, label="Samples", elem_id="sample-n")
-                seed = gr.Number(0, precision=0, label="Seed", elem_id="sample-seed")
-                ema = gr.Checkbox(False, label="EMA weights", elem_id="sample-ema", visible=False)
-            label = gr.Dropdown(["any"], value="any", label="Class", elem_id="sample-label", visible=False)
-            caption = gr.Textbox("a thick seven", label="Caption", elem_id="sample-caption", visible=False)
-            with gr.Row():
-                category = gr.Dropdown(
-                    ["any"], value="any", label="Category code", elem_id="sample-category", visible=False
+        with gr.Tabs(elem_id="tabs") as tab_area:
+            with gr.Tab("Sample", id="Sample", elem_id="sample-tab") as sample_tab:
+                with gr.Row():
+                    n = gr.Slider(1, MAX_SAMPLES, value=16, step=1, label="Samples", elem_id="sample-n")
+                    seed = gr.Number(0, precision=0, label="Seed", elem_id="sample-seed")
+                    ema = gr.Checkbox(False, label="EMA weights", elem_id="sample-ema", visible=False)
+                label = gr.Dropdown(
+                    ["any"], value="any", label="Class", elem_id="sample-label", visible=False
                 )
-                continuous = gr.Textbox(
-                    "",
-                    label="Continuous codes, comma-separated (blank: random)",
-                    elem_id="sample-continuous",
+                caption = gr.Textbox(
+                    "a thick seven", label="Caption", elem_id="sample-caption", visible=False
+                )
+                with gr.Row():
+                    category = gr.Dropdown(
+                        ["any"], value="any", label="Category code", elem_id="sample-category", visible=False
+                    )
+                    continuous = gr.Textbox(
+                        "",
+                        label="Continuous codes, comma-separated (blank: random)",
+                        elem_id="sample-continuous",
+                        visible=False,
+                    )
+                patches = gr.File(
+                    file_count="multiple",
+                    label="Key patches (images)",
+                    elem_id="sample-patches",
                     visible=False,
                 )
-            patches = gr.File(
-                file_count="multiple", label="Key patches (images)", elem_id="sample-patches", visible=False
-            )
-            sample_action = action_area("sample", "Sample", "Samples")
-        with gr.Tab("Interpolate"):
-            with gr.Row():
-                seed_a = gr.Number(0, precision=0, label="Seed A", elem_id="interpolate-seed-a")
-                seed_b = gr.Number(1, precision=0, label="Seed B", elem_id="interpolate-seed-b")
-                steps = gr.Slider(2, 16, value=8, step=1, label="Steps", elem_id="interpolate-steps")
-            caption_a = gr.Textbox(
-                "a thin one", label="Caption A", elem_id="interpolate-caption-a", visible=False
-            )
-            caption_b = gr.Textbox(
-                "a thick seven", label="Caption B", elem_id="interpolate-caption-b", visible=False
-            )
-            interpolate_action = action_area("interpolate", "Interpolate", "Interpolation")
-        with gr.Tab("Translate"):
-            translate_upload = gr.File(label="Image to translate", elem_id="translate-upload")
-            target_hint = gr.Markdown(elem_id="translate-hint")
-            with gr.Row():
-                target = gr.Textbox(label="To", elem_id="translate-to")
-                source = gr.Textbox(label="From (blank: read from the image)", elem_id="translate-from")
-            translate_action = action_area("translate", "Translate", "Input and translation")
-        with gr.Tab("Score"):
-            score_upload = gr.File(label="Image to score", elem_id="score-upload")
-            score_action = action_area("score", "Score", "As the model sees it")
+                sample_action = action_area("sample", "Sample", "Samples")
+            with gr.Tab("Interpolate", id="Interpolate", elem_id="interpolate-tab") as interpolate_tab:
+                with gr.Row():
+                    seed_a = gr.Number(0, precision=0, label="Seed A", elem_id="interpolate-seed-a")
+                    seed_b = gr.Number(1, precision=0, label="Seed B", elem_id="interpolate-seed-b")
+                    steps = gr.Slider(2, 16, value=8, step=1, label="Steps", elem_id="interpolate-steps")
+                caption_a = gr.Textbox(
+                    "a thin one", label="Caption A", elem_id="interpolate-caption-a", visible=False
+                )
+                caption_b = gr.Textbox(
+                    "a thick seven", label="Caption B", elem_id="interpolate-caption-b", visible=False
+                )
+                interpolate_action = action_area("interpolate", "Interpolate", "Interpolation")
+            with gr.Tab("Translate", id="Translate", elem_id="translate-tab") as translate_tab:
+                translate_upload = gr.File(label="Image to translate", elem_id="translate-upload")
+                target_hint = gr.Markdown(elem_id="translate-hint")
+                with gr.Row():
+                    target = gr.Textbox(label="To", elem_id="translate-to")
+                    source = gr.Textbox(label="From (blank: read from the image)", elem_id="translate-from")
+                translate_action = action_area("translate", "Translate", "Input and translation")
+            with gr.Tab("Score", id="Score", elem_id="score-tab") as score_tab:
+                score_upload = gr.File(label="Image to score", elem_id="score-upload")
+                score_action = action_area("score", "Score", "As the model sees it")
 
-        run_outputs = [
-            about,
+        tabs = {tab.label: tab for tab in (sample_tab, interpolate_tab, translate_tab, score_tab)}
+        current_tab = gr.State("Sample")  # the tab the user is on
+        run_controls = [
             ema,
             label,
             caption,
@@ -528,8 +650,11 @@ def build_app(catalog: RunCatalog):
             caption_b,
             target_hint,
         ]
-        run.change(on_run, run, run_outputs)
-        page.load(on_run, run, run_outputs)
+        run_outputs = [about, tab_area, current_tab, *tabs.values(), *run_controls]
+        run.change(on_run, [run, current_tab], run_outputs)
+        page.load(on_run, [run, current_tab], run_outputs)
+        for tab_label, tab in tabs.items():  # kept at once (unqueued), for the next choice of run
+            tab.select(partial(str, tab_label), None, current_tab, queue=False)
         refresh.click(refreshed, run, run)
         for (button, message, image), action, inputs in [
             (sample_action, sample, [n, seed, ema, label, caption, category, continuous, patches]),

@@ -1,22 +1,85 @@
-"""The `genmodels` command. Heavy modules are imported inside the commands, so `--help` is fast."""
+"""The `genmodels` command. Heavy modules are imported inside the commands, so `--help` is fast.
+
+Every refusal is one line on stderr, `error: ...`, with exit code 2: the library's own errors, the
+usage errors click finds (a missing argument, a number out of range), and the known failures of
+the models (an attribute a translator does not have). Help and messages are plain text: rich
+markup would read `mnist[captions]` as a style tag and print `mnist`.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
+import shlex
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from typer.core import TyperGroup
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    import click
+
+    from genmodels.data import ImageSet, View
+    from genmodels.models.base import GenerativeModel
+
+
+def _fail(message: str) -> typer.Exit:
+    """Print `error: message` as one line on stderr (bold red on a terminal); exit code 2."""
+    from rich.console import Console
+    from rich.markup import escape
+
+    line = " ".join(part.strip() for part in message.splitlines() if part.strip())
+    Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {escape(line)}", highlight=False)
+    return typer.Exit(code=2)
+
+
+def _click() -> ModuleType:
+    """The click that typer runs on: click itself, or (typer 0.29 on) typer's own copy of it, whose
+    exceptions and parameter sources are other classes than click's."""
+    import importlib
+
+    return importlib.import_module(TyperGroup.__mro__[1].__module__)
+
+
+@contextlib.contextmanager
+def _usage_errors_in_one_line() -> Iterator[None]:
+    click = _click()
+    try:
+        yield
+    except click.NoArgsIsHelpError:  # `genmodels` alone: the help is the answer
+        raise
+    except click.UsageError as error:
+        hint = f" (see: {error.ctx.command_path} --help)" if error.ctx is not None else ""
+        raise _fail(error.format_message() + hint) from None
+
+
+class _Commands(TyperGroup):
+    """click's usage errors (usage, a hint, then the message) become one line like every other."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        with _usage_errors_in_one_line():
+            return super().parse_args(ctx, args)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with _usage_errors_in_one_line():  # the commands' own arguments are parsed in here
+            return super().invoke(ctx)
+
 
 app = typer.Typer(
     name="genmodels",
     help="Train, sample and evaluate the classic deep generative models.",
+    cls=_Commands,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help as written: brackets are data names, not markup
 )
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")]
@@ -26,15 +89,9 @@ def _print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
 
 
-def _fail(message: str) -> typer.Exit:
-    from rich.console import Console
-
-    Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {message}", highlight=False)
-    return typer.Exit(code=2)
-
-
 def handles_errors(command):
-    """Known failures (bad data, bad config, bad model folder, diverged training) end with one clear line."""
+    """Known failures (bad data, bad config, bad model or run folder, diverged training, a file
+    that cannot be written, a name a model does not know) end with one clear line."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -48,8 +105,13 @@ def handles_errors(command):
             return command(*args, **kwargs)
         except (ConfigError, DataError, ModelFolderError, UnknownModelError, TrainingDiverged) as error:
             raise _fail(str(error)) from None
-        except (FileNotFoundError, ValueError, TypeError) as error:
+        except (ValueError, TypeError) as error:
             raise _fail(str(error)) from None
+        except KeyError as error:  # the models' refusal of a name they do not have (str() would quote it)
+            raise _fail(str(error.args[0]) if error.args else repr(error)) from None
+        except OSError as error:  # a folder that cannot be written, a path that is a file, ...
+            names = " -> ".join(str(name) for name in (error.filename, error.filename2) if name)
+            raise _fail(f"{names}: {error.strerror}" if names and error.strerror else str(error)) from None
 
     return wrapper
 
@@ -77,6 +139,7 @@ def list_command(as_json: JsonOption = False) -> None:
 @app.command()
 @handles_errors
 def train(
+    ctx: typer.Context,
     model: Annotated[str, typer.Argument(help="A model name from `genmodels list`.")],
     data: Annotated[
         str,
@@ -139,11 +202,25 @@ def train(
     ] = None,
     cpu: Annotated[bool, typer.Option(help="Train on the CPU even if a GPU is present.")] = False,
     out: Annotated[Path | None, typer.Option(help="Run folder (default runs/<model>-<data>-<time>).")] = None,
-    resume: Annotated[bool, typer.Option(help="Continue the run in --out from its last checkpoint.")] = False,
-    progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            help="Continue the run in --out from its last checkpoint (a larger --steps or --epochs "
+            "trains it further; its data, model config and training settings stay the run's)."
+        ),
+    ] = False,
+    overwrite: Annotated[
+        bool, typer.Option(help="Replace the run in --out: its old files are removed first.")
+    ] = False,
+    progress: Annotated[
+        bool, typer.Option(help="Show the progress bar (plain lines where stderr is not a terminal).")
+    ] = True,
     as_json: JsonOption = False,
 ) -> None:
-    """Train MODEL; the run folder holds the model, checkpoints, metrics, samples and TensorBoard logs."""
+    """Train MODEL; the run folder holds the model, checkpoints, metrics, samples and TensorBoard logs.
+    A folder that holds a run is never written over unasked: --resume continues it, --overwrite
+    replaces it; one training at a time writes a run folder. Ctrl-C stops at once and prints the
+    command that resumes from the last checkpoint."""
     import genmodels.api as api
     from genmodels.config import parse_overrides
 
@@ -167,27 +244,43 @@ def train(
     # Only what the user gave: the preset's recipe, then TrainConfig's defaults, fill the rest.
     options = {key: value for key, value in given.items() if value is not None}
     options.update(cpu=cpu, progress=progress and not as_json)
-    if resume:
-        if out is None:
-            raise typer.BadParameter("--resume needs --out RUN_DIR")
-        budget = {"steps": steps} if steps is not None else {"epochs": epochs} if epochs is not None else {}
-        if max_minutes is not None:  # a longer (or shorter) time budget for the rest of the run
-            budget["max_minutes"] = max_minutes
-        result = api.resume(out, **budget, progress=options["progress"])
-    else:
-        result = api.train(
-            model,
-            data,
-            split=split,
-            val_split=val_split,
-            preset=None if preset == "none" else preset,
-            config=parse_overrides(set_ or []),
-            view=view,
-            pad=pad,
-            perturb=perturb,
-            out=out,
-            **options,
-        )
+    if resume and overwrite:
+        raise ValueError("choose --resume (continue the run in --out) or --overwrite (replace it), not both")
+    if resume and out is None:
+        raise ValueError("--resume needs --out RUN_DIR, the run to continue")
+    out = out or api.default_run_dir(model, data)
+    try:
+        if resume:
+            # What the user stated about the data is checked against the run rather than ignored.
+            data_options = {
+                "name": ("data", data),
+                "split": ("split", split),
+                "val_split": ("val_split", val_split),
+                "preset": ("preset", None if preset == "none" else preset),
+                "view": ("view", view),
+                "pad": ("pad", pad),
+                "perturb": ("perturb", perturb),
+            }
+            stated = {key: value for key, (option, value) in data_options.items() if _given(ctx, option)}
+            config = parse_overrides(set_ or [])
+            result = api.resume(out, model=model, config=config, data=stated, **options)
+        else:
+            result = api.train(
+                model,
+                data,
+                split=split,
+                val_split=val_split,
+                preset=None if preset == "none" else preset,
+                config=parse_overrides(set_ or []),
+                view=view,
+                pad=pad,
+                perturb=perturb,
+                out=out,
+                overwrite=overwrite,
+                **options,
+            )
+    except KeyboardInterrupt:
+        raise _interrupted(model, out) from None
     if int(os.environ.get("RANK", "0")) != 0:  # one of several processes (torchrun): rank 0 reports
         return None
     summary = {
@@ -206,6 +299,34 @@ def train(
         typer.echo(f"best validation loss {result.best_val:.3f} at step {result.best_step} (the saved model)")
 
 
+def _given(ctx: typer.Context, name: str) -> bool:
+    """Whether the user gave option `name` (rather than its default taking its place)."""
+    source = _click().ParameterSource
+    return ctx.get_parameter_source(name) not in (None, source.DEFAULT, source.DEFAULT_MAP)
+
+
+def _interrupted(model: str, run_dir: Path) -> typer.Exit:
+    """Ctrl-C while training: where the run stands, and the command that continues it. Exit 130."""
+    from genmodels.training.checkpoint import latest_checkpoint
+    from genmodels.training.run_folder import holds_run
+
+    if int(os.environ.get("RANK", "0")) != 0:  # one of several processes (torchrun): rank 0 reports
+        return typer.Exit(code=130)
+    checkpoint = latest_checkpoint(run_dir) if run_dir.is_dir() else None
+    if checkpoint is not None:
+        lines = [
+            f"interrupted: the last checkpoint is {checkpoint}",
+            f"continue with: genmodels train {shlex.quote(model)} --out {shlex.quote(str(run_dir))} --resume",
+        ]
+    elif run_dir.is_dir() and holds_run(run_dir):
+        lines = [f"interrupted before the first checkpoint; to start {run_dir} again, add --overwrite"]
+    else:
+        lines = ["interrupted before training began"]
+    for line in lines:
+        typer.echo(line, err=True)
+    return typer.Exit(code=130)
+
+
 @app.command()
 @handles_errors
 def sample(
@@ -213,11 +334,11 @@ def sample(
     patch_files: Annotated[
         list[Path] | None, typer.Argument(help="With --patches: the key patches (PNG), one file each.")
     ] = None,
-    n: Annotated[int, typer.Option("-n", help="Number of samples.")] = 64,
+    n: Annotated[int, typer.Option("-n", min=1, help="Number of samples.")] = 64,
     out: Annotated[Path, typer.Option(help="PNG grid to write.")] = Path("samples.png"),
     seed: Annotated[int, typer.Option()] = 0,
     ema: Annotated[bool, typer.Option(help="Use the EMA weights (if the run kept them).")] = False,
-    nrow: Annotated[int | None, typer.Option(help="Images per row.")] = None,
+    nrow: Annotated[int | None, typer.Option(min=1, help="Images per row.")] = None,
     text: Annotated[str | None, typer.Option(help="A sentence, for text-to-image models.")] = None,
     interpolate_to: Annotated[
         str | None,
@@ -261,6 +382,35 @@ def sample(
         images = model.sample(n, condition=condition, generator=generator)
     save_grid(to_uint8(images, model.default_view().kind), out, nrow=nrow)
     typer.echo(f"{len(images)} samples -> {out}")
+
+
+def _classifier(run: Path, option: str) -> GenerativeModel:
+    import genmodels
+
+    model = genmodels.load(run)
+    if model.family != "classifier":
+        raise ValueError(f"{option} {run}: a `classifier` run is needed, not a {model.name}")
+    return model
+
+
+def _data_for(
+    model: GenerativeModel, run: Path, name: str, split: str, view: View, *, option: str = "--data"
+) -> ImageSet:
+    """The data set `name`, refused in one line where its images (in `view`) are not the size the
+    model takes, naming the data the run trained on where the run says."""
+    import genmodels
+    import genmodels.api as api
+
+    dataset = genmodels.load_dataset(name, split)
+    shape, wanted = view.image_shape(dataset.image_shape), tuple(model.config.image_shape)
+    if shape != wanted:
+        trained = api.trained_on(run)
+        hint = f"; the run trained on {trained['name']}" if trained is not None else ""
+        raise ValueError(
+            f"{model.name} takes images {wanted}, {dataset.name} gives {shape}: "
+            f"choose data of that size with {option}{hint}"
+        )
+    return dataset
 
 
 def _read_patches(files: list[Path], model: Any):
@@ -325,10 +475,10 @@ def evaluate(
         ),
     ] = None,
     k: Annotated[
-        int | None, typer.Option(help="Importance samples for models whose density is a bound.")
+        int | None, typer.Option(min=1, help="Importance samples for models whose density is a bound.")
     ] = None,
     samples: Annotated[
-        int, typer.Option(help="Samples drawn for the sample-quality metrics; 0 skips them.")
+        int, typer.Option(min=0, help="Samples drawn for the sample-quality metrics; 0 skips them.")
     ] = 1000,
     features: Annotated[
         str | None,
@@ -337,7 +487,7 @@ def evaluate(
             "or inception:FILE."
         ),
     ] = None,
-    batch_size: Annotated[int, typer.Option()] = 100,
+    batch_size: Annotated[int, typer.Option(min=1)] = 100,
     seed: Annotated[int, typer.Option()] = 0,
     domain_classifier: Annotated[
         Path | None, typer.Option(help="Translators: a classifier run of the target domains / attributes.")
@@ -352,19 +502,24 @@ def evaluate(
     translation scores (target-domain accuracy, digit kept, cycle / reconstruction L1) where it
     translates and the two classifiers are given."""
     import genmodels
+    import genmodels.api as api
     from genmodels.evaluation import evaluate_likelihood, sample_quality
     from genmodels.models.base import DensityModel
 
     model = genmodels.load(run)
     chosen = genmodels.evaluation_view_of(run, model, view)
-    dataset = genmodels.load_dataset(data, split)
+    dataset = _data_for(model, run, data, split, chosen)
     report: dict[str, Any] = {"model": model.name, "data": dataset.name, "view": chosen.describe()}
     if isinstance(model, DensityModel):
         report.update(evaluate_likelihood(model, dataset, chosen, k=k, batch_size=batch_size, seed=seed))
     if samples > 0 and "sample" in model.capabilities():
         from genmodels.evaluation.features import load_feature_network
 
-        network = load_feature_network(features)
+        try:
+            network = load_feature_network(features)
+        except RuntimeError as error:  # torch.jit's reading of a file that is not TorchScript
+            reason = (str(error).strip() or type(error).__name__).splitlines()[0].split(". ")[0]
+            raise ValueError(f"--features {features}: not a readable network ({reason})") from None
         shape = chosen.image_shape(dataset.image_shape)
         if features is None and not network.accepts(shape):  # the default network fits digits only
             report["sample_quality"] = {
@@ -388,18 +543,16 @@ def evaluate(
                 model,
                 dataset,
                 chosen,
-                domain_network=genmodels.load(domain_classifier),
-                content_network=genmodels.load(content_classifier),
+                domain_network=_classifier(domain_classifier, "--domain-classifier"),
+                content_network=_classifier(content_classifier, "--content-classifier"),
                 batch_size=batch_size,
             )
             report["translation"] = {k: v for k, v in scores.items() if not isinstance(v, dict)}
-    if (run / "train.json").is_file():  # how the model was trained belongs beside the number
+    trained = api.trained_on(run)
+    if trained is not None:  # how the model was trained belongs beside the number
         from genmodels.data import View
 
-        trained = json.loads((run / "train.json").read_text())["data"]
-        report["trained_on"] = (
-            f"{trained['name']}/{trained.get('split', '?')}, {View(**trained['view']).describe()}"
-        )
+        report["trained_on"] = f"{trained['name']}/{trained['split']}, {View(**trained['view']).describe()}"
     if as_json:
         return _print_json(report)
     from rich.console import Console
@@ -427,7 +580,13 @@ def evaluate(
 @handles_errors
 def figures(
     run: Annotated[Path, typer.Argument(help="A run or model folder.")],
-    data: Annotated[str, typer.Option(help="Images to reconstruct and encode.")] = "mnist",
+    data: Annotated[
+        str | None,
+        typer.Option(
+            help="Images to reconstruct, encode, caption or translate; default: the data the run "
+            "trained on (its train.json), else mnist."
+        ),
+    ] = None,
     split: Annotated[str, typer.Option()] = "test",
     seed: Annotated[int, typer.Option()] = 0,
     out: Annotated[Path | None, typer.Option(help="Folder for the PNGs (default RUN/figures).")] = None,
@@ -435,12 +594,15 @@ def figures(
     """Pictures of a trained model: samples, and where it has a latent space, reconstructions,
     interpolations and a 2-D latent scatter coloured by label; loss curves from its metrics."""
     import genmodels
+    import genmodels.api as api
     from genmodels.viz import model_figures
 
     model = genmodels.load(run)
     chosen = genmodels.evaluation_view_of(run, model)
+    trained = api.trained_on(run)
+    name = data or (trained["name"] if trained is not None else "mnist")
     written = model_figures(
-        model, genmodels.load_dataset(data, split), chosen, out or run / "figures", seed=seed
+        model, _data_for(model, run, name, split, chosen), chosen, out or run / "figures", seed=seed
     )
     metrics = run / "metrics.jsonl"
     if metrics.is_file():
@@ -473,7 +635,7 @@ def score(
 
     model = genmodels.load(run)
     chosen = genmodels.evaluation_view_of(run, model, view)
-    dataset = genmodels.load_dataset(data, split)
+    dataset = _data_for(model, run, data, split, chosen)
     nll = -per_image_log_prob(model, dataset, chosen)
     dims = math.prod(chosen.image_shape(dataset.image_shape))
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -513,11 +675,13 @@ def detect(
 
     model = genmodels.load(run)
     chosen = genmodels.evaluation_view_of(run, model)
+    inside = _data_for(model, run, in_data, split, chosen)
     outs = [
-        genmodels.load_dataset(name, split) for name in (out_data or ["mnist[invert]", "noise", "photos"])
+        _data_for(model, run, name, split, chosen, option="--out-data")
+        for name in (out_data or ["mnist[invert]", "noise", "photos"])
     ]
     bg = genmodels.load(background) if background is not None else None
-    report = detection_report(model, genmodels.load_dataset(in_data, split), outs, chosen, bg)
+    report = detection_report(model, inside, outs, chosen, bg)
     if as_json:
         return _print_json(report)
     from rich.console import Console
@@ -552,19 +716,28 @@ def classify(
     import torch
 
     import genmodels
+    import genmodels.api as api
     from genmodels.evaluation.classify import bayes_classify
+    from genmodels.models.base import DensityModel
 
     model = genmodels.load(run)
+    classes = getattr(model.config, "num_classes", 0)
+    if not isinstance(model, DensityModel) or not classes:
+        has = "no density" if not isinstance(model, DensityModel) else "no classes (num_classes=0)"
+        raise ValueError(
+            f"{model.name} has {has}: Bayes' rule needs a class-conditional density model "
+            "(e.g. genmodels train nade --set num_classes=10)"
+        )
     chosen = genmodels.evaluation_view_of(run, model)
+    dataset = _data_for(model, run, data, split, chosen)
     prior = None
-    described = run / "train.json"
-    if described.is_file():
-        spec = json.loads(described.read_text())["data"]
-        labels = genmodels.load_dataset(spec["name"], spec["split"]).labels
+    trained = api.trained_on(run)
+    if trained is not None:
+        labels = genmodels.load_dataset(trained["name"], trained["split"]).labels
         if labels is not None:
-            prior = torch.bincount(labels, minlength=model.config.num_classes).float()
+            prior = torch.bincount(labels, minlength=classes).float()
             prior = prior / prior.sum()
-    report = bayes_classify(model, genmodels.load_dataset(data, split), chosen, prior)
+    report = bayes_classify(model, dataset, chosen, prior)
     if as_json:
         return _print_json(report)
     typer.echo(
@@ -579,16 +752,42 @@ def serve(
     host: Annotated[
         str, typer.Option(help="Address to bind; the default lets only this machine connect.")
     ] = "127.0.0.1",
-    port: Annotated[int, typer.Option()] = 7860,
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 7860,
     max_upload_mb: Annotated[float, typer.Option(help="Uploads larger than this are refused.")] = 20.0,
 ) -> None:
     """The web app: pick a trained run, sample with a seed (and its class, caption, codes or
     patches), interpolate, translate or score an uploaded image (needs the `app` extra: gradio)."""
+    # Checked before the app (and gradio) is imported: these answers should not take seconds.
+    if not runs_dir.is_dir():
+        raise ValueError(f"{runs_dir}: not a folder of runs")
+    if not max_upload_mb > 0:  # typer's ranges have no open end
+        raise ValueError(f"--max-upload-mb must be above 0, got {max_upload_mb}")
+    _refuse_unavailable_port(host, port)
     from genmodels.app import LOCALHOST, serve
 
     if host not in (LOCALHOST, "localhost", "::1"):
         typer.echo(f"warning: serving on {host}: other machines can reach the app", err=True)
     serve(runs_dir, host=host, port=port, max_upload_bytes=int(max_upload_mb * 2**20))
+
+
+def _refuse_unavailable_port(host: str, port: int) -> None:
+    """Bind the address once, as the server will: a port in use or a host that is not this
+    machine's is refused here in one line (gradio's own error suggests an environment variable)."""
+    import errno
+    import socket
+
+    try:
+        family, kind, protocol, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as error:
+        raise ValueError(f"--host {host}: not an address to serve on ({error.strerror})") from None
+    with socket.socket(family, kind, protocol) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers do: TIME_WAIT is free
+        try:
+            probe.bind(address)
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                raise ValueError(f"port {port} on {host} is in use: choose another with --port") from None
+            raise ValueError(f"cannot serve on {host} port {port} ({error.strerror})") from None
 
 
 def main() -> None:

@@ -1,6 +1,7 @@
 """A folder of runs for the app's tests: two small trained runs (with train.json, so they describe
-themselves and have anomaly thresholds) and saved untrained models for the controls only they have
-(translation, captions, codes, patches); the app's plumbing is the same whatever the weights."""
+themselves and have anomaly thresholds), saved untrained models for the controls only they have
+(translation, captions, codes, patches; the app's plumbing is the same whatever the weights), and,
+listed before them all, two runs that cannot be loaded: damaged weights, and no weights yet."""
 
 from pathlib import Path
 
@@ -9,11 +10,13 @@ import pytest
 from PIL import Image
 
 import genmodels
-from genmodels.io import save_model
+from genmodels.io import save_model, save_model_config
 from tests.models import test_cyclegan, test_infogan, test_puzzlegan, test_stargan, test_text2image
 
 # What the catalog lists, in order (checkpoints/ folders are never listed).
+BROKEN = ["broken", "halfway"]  # a damaged weights file; a training before its first checkpoint
 RUNS = [
+    *BROKEN,
     "nade",
     "untrained/cyclegan",
     "untrained/infogan",
@@ -54,6 +57,9 @@ def runs(tmp_path_factory) -> Path:
     for name, config in UNTRAINED.items():
         save_model(genmodels.create(name, **config), root / "untrained" / name)
     (root / "untrained" / "stargan" / "checkpoints").mkdir()  # never listed
+    save_model(genmodels.create("nade", image_shape=(1, 8, 8), hidden=4), root / "broken")
+    (root / "broken" / "model.safetensors").write_bytes(b"not a safetensors file")
+    save_model_config(genmodels.create("nade", image_shape=(1, 8, 8), hidden=4), root / "halfway")
     return root
 
 

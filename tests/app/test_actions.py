@@ -4,6 +4,7 @@ request is answered with a message."""
 import json
 import math
 import re
+import shutil
 import struct
 import zlib
 
@@ -11,11 +12,11 @@ import pytest
 import torch
 
 import genmodels
-from genmodels.app import RunCatalog, interpolate, sample, score, translate
+from genmodels.app import RunCatalog, build_app, interpolate, sample, score, translate
 from genmodels.data import DataError, View, to_uint8
 from genmodels.data.user_images import read_image, read_images
 from genmodels.viz import image_grid
-from tests.app.conftest import RUNS
+from tests.app.conftest import BROKEN, RUNS
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +36,34 @@ def test_lists_model_folders_but_not_checkpoints_and_refuses_other_names(catalog
         assert image is None and message.startswith("**Error:**")
 
 
+def test_opens_on_the_first_run_that_loads_and_lists_the_others_with_their_reason(runs):
+    catalog = RunCatalog(runs)  # fresh: nothing tried yet
+    assert catalog.names()[:3] == [*BROKEN, "nade"]
+    assert catalog.first_loadable() == "nade"
+    labels = {name: label for label, name in catalog.choices()}
+    assert labels["nade"] == "nade" and labels["vae"] == "vae"
+    assert labels["broken"].startswith("broken: cannot be loaded: broken/model.safetensors: not a readable")
+    assert labels["halfway"].startswith("halfway: cannot be loaded: no weights yet")
+    assert all(str(runs) not in label for label in labels.values())  # no server paths
+    for name, reason in [
+        ("broken", "cannot be loaded: broken/model.safetensors"),
+        ("halfway", "no weights yet"),
+    ]:
+        picture, message = sample(catalog, name, 4, 0)
+        assert picture is None and reason in message and str(runs) not in message
+    # Nothing loads: nothing to open on.
+    assert RunCatalog(runs / "broken").first_loadable() is None
+
+
+def test_a_run_that_loads_again_loses_its_reason(runs, tmp_path):
+    shutil.copytree(runs / "broken", tmp_path / "broken")
+    catalog = RunCatalog(tmp_path)
+    assert catalog.first_loadable() is None and "cannot be loaded" in catalog.choices()[0][0]
+    shutil.copyfile(runs / "nade" / "model.safetensors", tmp_path / "broken" / "model.safetensors")
+    shutil.copyfile(runs / "nade" / "config.json", tmp_path / "broken" / "config.json")
+    assert catalog.first_loadable() == "broken" and catalog.choices() == [("broken", "broken")]
+
+
 def test_controls_follow_capabilities_and_condition(catalog):
     nade, vae = catalog.controls("nade"), catalog.controls("vae")
     assert nade.labels == 10 and nade.density and not nade.interpolates
@@ -46,6 +75,66 @@ def test_controls_follow_capabilities_and_condition(catalog):
     assert (cyclegan.translates, cyclegan.targets, cyclegan.samples) == ("domain", ("thin", "thick"), False)
     assert (stargan.translates, stargan.targets) == ("attributes", ("thick", "invert"))
     assert "Trained 30 steps on digits/train" in catalog.describe("nade")
+
+
+def test_tabs_follow_capabilities(catalog):
+    """Translate only for translators, Score only for densities, Sample and Interpolate only where
+    the model samples and has a latent space or a caption to move along."""
+    expected = {  # Sample, Interpolate, Translate, Score
+        "nade": (True, False, False, True),
+        "vae": (True, True, False, True),
+        "untrained/cyclegan": (False, False, True, False),
+        "untrained/stargan": (False, False, True, False),
+        "untrained/infogan": (True, True, False, False),
+        "untrained/text2image": (True, True, False, False),
+        "untrained/puzzlegan": (True, False, False, False),
+    }
+    for name, shown in expected.items():
+        tabs = catalog.controls(name).tabs()
+        assert list(tabs) == ["Sample", "Interpolate", "Translate", "Score"]
+        assert tuple(tabs.values()) == shown, name
+
+
+@pytest.fixture(scope="module")
+def on_run(catalog):
+    """The page's answer to choosing a run (and the tab the user is on), by element id."""
+    page = build_app(catalog)
+    choose = next(f for f in page.fns.values() if getattr(f.fn, "__name__", "") == "on_run")
+    ids = ["about", "tabs", "current-tab", *(o.elem_id for o in choose.outputs[3:])]
+
+    def run(name, current="Sample"):
+        return dict(zip(ids, choose.fn(name, current), strict=True))
+
+    return run
+
+
+def test_the_page_shows_the_tabs_and_hint_of_the_chosen_run(on_run):
+    shown = on_run("nade", "Score")  # nade scores: the user stays on Score
+    assert shown["tabs"].selected == "Score" and shown["current-tab"] == "Score"
+    assert [shown[f"{tab}-tab"]["visible"] for tab in ("sample", "interpolate", "translate", "score")] == [
+        True,
+        "hidden",
+        "hidden",
+        True,
+    ]
+    assert shown["translate-hint"]["visible"] is False
+    # A broken run shows its reason and hides every tab; the next translator shows its hint again.
+    shown = on_run("broken")
+    assert "cannot be loaded" in shown["about"]
+    assert all(
+        shown[f"{tab}-tab"]["visible"] == "hidden" for tab in ("sample", "interpolate", "translate", "score")
+    )
+    assert shown["translate-hint"]["visible"] is False
+    shown = on_run("untrained/cyclegan", "Score")  # cyclegan has no Score tab: go to Translate
+    assert shown["tabs"].selected == "Translate" and shown["current-tab"] == "Translate"
+    assert shown["translate-tab"]["visible"] is True and shown["score-tab"]["visible"] == "hidden"
+    assert shown["translate-hint"] == {
+        "__type__": "update",
+        "visible": True,
+        "value": "a domain (thin, thick)",
+    }
+    hint = on_run("untrained/stargan", "Translate")["translate-hint"]
+    assert hint["visible"] is True and "attributes: thick, invert" in hint["value"]
 
 
 def test_samples_are_the_models_draws_for_that_seed_and_class(catalog, runs):
@@ -170,6 +259,27 @@ def png_header_only(path, width, height):
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b""))
     return path
+
+
+def test_upload_errors_name_the_file_not_the_servers_path(catalog, images, tmp_path):
+    """Gradio keeps an upload as <temporary folder>/<hash>/<its name>: only the name is shown."""
+    upload = tmp_path / "gradio" / "0f3c9a" / "notes.png"
+    upload.parent.mkdir(parents=True)
+    shutil.copyfile(images["text"], upload)
+    wide = upload.with_name("wide.png")
+    shutil.copyfile(images["wide"], wide)
+    messages = [
+        score(catalog, "nade", upload)[1],
+        translate(catalog, "untrained/cyclegan", upload, "thick")[1],
+        sample(
+            catalog, "untrained/puzzlegan", 4, 0, False, None, "", None, "", [images["patch"], upload, upload]
+        )[1],
+    ]
+    for message in messages:
+        assert message.startswith("**Error:** notes.png: not a readable image"), message
+        assert str(tmp_path) not in message and "gradio" not in message
+    message = score(catalog, "nade", wide)[1]
+    assert message.startswith("**Error:** wide.png: the image is 20 x 30") and str(tmp_path) not in message
 
 
 def test_bad_uploads_are_answered_with_a_message(catalog, images, tmp_path):

@@ -3,6 +3,7 @@ chromium, through Playwright) as a user would: pick a run, set the controls, pre
 upload files. `make setup` installs both; without chromium these tests fail and say so."""
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.app.conftest import RUNS
+from tests.app.conftest import BROKEN, RUNS
 
 playwright = pytest.importorskip("playwright.sync_api", reason="the dev extra installs playwright")
 expect = playwright.expect
@@ -86,7 +87,8 @@ def page(browser, server):
         lambda request: None if request.url.startswith(server["url"]) else elsewhere.append(request.url),
     )
     page.goto(server["url"])
-    expect(page.locator("#about")).to_contain_text("nade", timeout=WAIT_MS)  # the first run, described
+    # The first run that loads, described (the runs listed before it cannot be loaded).
+    expect(page.locator("#about")).to_contain_text("nade", timeout=WAIT_MS)
     yield page
     page.close()
     assert not elsewhere, f"the page reached beyond the app: {elsewhere[:5]}"
@@ -98,13 +100,31 @@ def choose_run(page, name):
     expect(page.locator("#about")).to_contain_text(name.split("/")[-1], timeout=WAIT_MS)
 
 
+def expect_tabs(page, shown):
+    """Only the tabs `shown` have a header on the page; the others are hidden."""
+    for tab in ("Sample", "Interpolate", "Translate", "Score"):
+        header = page.get_by_role("tab", name=tab, exact=True)
+        if tab in shown:
+            expect(header).to_be_visible(timeout=WAIT_MS)
+        else:
+            expect(header).to_be_hidden(timeout=WAIT_MS)
+
+
 def upload(page, element, path):
     """Put `path` in a file box, clearing what an earlier upload left there."""
     clear = page.locator(f"#{element} button[aria-label=Clear]")
     if clear.count():
         clear.first.click()
     page.locator(f"#{element} input[type=file]").set_input_files(path)
-    expect(page.locator(f"#{element}")).to_contain_text(path.name, timeout=WAIT_MS)
+    uploaded(page, element, path.name)
+
+
+def uploaded(page, element, name):
+    """Wait until the file box lists `name`: its row's cell, named by the file (the row's text shows
+    "stem .ext"; only the "Uploading" note while it lasts has the name as one word)."""
+    expect(page.locator(f"#{element}").get_by_role("cell", name=name, exact=True).first).to_be_visible(
+        timeout=WAIT_MS
+    )
 
 
 def shown_image(page, element) -> bytes:
@@ -133,13 +153,17 @@ def test_binds_to_localhost_only(server):
     assert listening == ["0100007F"], listening  # 127.0.0.1, little-endian hex
 
 
-def test_lists_the_runs(page):
+def test_lists_the_runs_and_why_some_cannot_be_loaded(page):
     page.locator("#run input").click()
-    options = page.get_by_role("option").all_inner_texts()
-    assert [option.replace("✓", "").strip() for option in options] == RUNS  # ✓ marks the chosen one
+    options = [option.replace("✓", "").strip() for option in page.get_by_role("option").all_inner_texts()]
+    assert [option.split(":")[0] for option in options] == RUNS  # ✓ marks the chosen one
+    broken, halfway = options[: len(BROKEN)]
+    assert broken.startswith("broken: cannot be loaded: broken/model.safetensors: not a readable")
+    assert halfway.startswith("halfway: cannot be loaded: no weights yet")
 
 
 def test_sampling_with_a_seed_and_a_class(page):
+    expect_tabs(page, ["Sample", "Score"])  # nade samples and has a density, but no latent space
     expect(page.locator("#sample-label")).to_be_visible()  # nade is class-conditional
     page.locator("#sample-label input").click()
     page.get_by_role("option", name="3", exact=True).click()
@@ -157,6 +181,7 @@ def test_sampling_with_a_seed_and_a_class(page):
 
 def test_controls_follow_the_model(page, images):
     choose_run(page, "untrained/text2image")
+    expect_tabs(page, ["Sample", "Interpolate"])
     expect(page.locator("#sample-caption")).to_be_visible()
     expect(page.locator("#sample-label")).to_be_hidden()
     page.locator("#sample-caption textarea").fill("a thin two")
@@ -171,7 +196,7 @@ def test_controls_follow_the_model(page, images):
     choose_run(page, "untrained/puzzlegan")
     expect(page.locator("#sample-patches")).to_be_visible()
     page.locator("#sample-patches input[type=file]").set_input_files([images["patch"]] * 3)
-    expect(page.locator("#sample-patches")).to_contain_text("patch.png", timeout=WAIT_MS)
+    uploaded(page, "sample-patches", "patch.png")
     press(page, "sample-button", "sample-message", "samples of puzzlegan")
 
 
@@ -186,14 +211,21 @@ def test_latent_and_caption_interpolation(page):
 
 
 def test_translating_an_upload(page, images):
+    # A broken run shows its reason and no tabs; the translator chosen after it opens its Translate
+    # tab (its only one) with the hint.
+    page.locator("#run input").click()
+    page.get_by_role("option", name=re.compile(r"^broken: cannot be loaded")).click()
+    expect(page.locator("#about")).to_contain_text("broken cannot be loaded", timeout=WAIT_MS)
+    expect_tabs(page, [])
     choose_run(page, "untrained/cyclegan")
-    page.get_by_role("tab", name="Translate").click()
-    expect(page.locator("#translate-hint")).to_contain_text("thin, thick")
+    expect_tabs(page, ["Translate"])
+    expect(page.locator("#translate-hint")).to_contain_text("a domain (thin, thick)")
     upload(page, "translate-upload", images["wide"])  # any size: resized to the model's
     page.locator("#translate-to textarea").fill("thick")
     press(page, "translate-button", "translate-message", "input and its translation to thick")
     assert shown_image(page, "translate-image").startswith(b"\x89PNG")
     choose_run(page, "untrained/stargan")
+    expect(page.locator("#translate-hint")).to_contain_text("attributes: thick, invert")
     page.locator("#translate-to textarea").fill("wings=1")
     press(page, "translate-button", "translate-message", "unknown attribute")
     page.locator("#translate-to textarea").fill("thick=1,invert=0")
@@ -214,10 +246,12 @@ def test_bad_uploads_give_a_message_and_the_app_carries_on(page, images, tmp_pat
     for path, problem in [
         (images["text"], "not a readable image"),
         (images["truncated"], "not a readable image"),
-        (images["wide"], "this model takes 8 x 8"),
+        (images["wide"], "the image is 20 x 30 pixels; this model takes 8 x 8"),
     ]:
         upload(page, "score-upload", path)
-        press(page, "score-button", "score-message", problem)
+        # Named by the file's own name, never by the server's temporary path.
+        press(page, "score-button", "score-message", f"Error: {path.name}: {problem}")
+        assert f"/{path.name}" not in page.locator("#score-message").inner_text()
     huge = tmp_path / "huge.png"
     huge.write_bytes(images["digit"].read_bytes() + bytes(int(MAX_UPLOAD_MB * 2**20) + 1))
     page.locator("#score-upload button[aria-label=Clear]").click()

@@ -40,7 +40,7 @@ def test_invert_noise_photos():
     ("name", "message"),
     [
         ("mnist[classes=x]", "expected numbers"),
-        ("mnist[classes=42]", "no images of classes 42"),
+        ("mnist[classes=42]", "no class 42 in mnist/test; it has 0-9"),
         ("mnist[upside_down]", "unknown option"),
         ("noise[shape=28x28]", "CxHxW"),
         ("noise", "unknown split"),

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 import genmodels
 from genmodels.cli import app
 from genmodels.data import ImageSet, View
-from genmodels.evaluation.anomaly import compressed_length_nats, detection_report
+from genmodels.evaluation.anomaly import anomaly_scores, compressed_length_nats, detection_report
 from genmodels.evaluation.classify import bayes_classify
 
 
@@ -56,11 +56,33 @@ def test_detection_report_on_a_known_model():
         model, ImageSet(ones, None, "in"), [ImageSet(zeros, None, "out")], View("static")
     )
     assert report["results"][0]["nll"]["auroc"] == 0.0 and "prefers out" in report["results"][0]["warning"]
-    background = _independent([0.5] * 6)
-    report = detection_report(
-        model, ImageSet(zeros, None, "in"), [ImageSet(ones, None, "out")], View("static"), background
-    )
-    assert "likelihood_ratio" in report["results"][0]
+
+
+def _rows(pixels, n, name):
+    """n copies of one binary image of len(pixels) pixels."""
+    image = torch.tensor(pixels, dtype=torch.uint8).view(1, 1, 1, -1) * 255
+    return ImageSet(image.repeat(n, 1, 1, 1), None, name)
+
+
+def test_likelihood_ratio_keeps_what_the_background_model_does_not_explain():
+    """Pixels 0-3 are background, 4-5 content. In-distribution images have a busy background and both
+    content pixels on; the anomalies a blank background and one content pixel. The model prefers the
+    anomalies (a blank background is likely); the background model knows the background as well but
+    not the content (½ each), so −log p(x) + log p_background(x) keeps the content terms only, and
+    ranks the anomalies first, where a sign error in either term would rank them last."""
+    model = _independent([0.3] * 4 + [0.9, 0.9])
+    background = _independent([0.3] * 4 + [0.5, 0.5])
+    inside, outside = _rows([1, 1, 1, 0, 1, 1], 20, "in"), _rows([0, 0, 0, 0, 1, 0], 20, "out")
+    expected = {
+        "in": -2 * math.log(0.9) + 2 * math.log(0.5),
+        "out": -math.log(0.9) - math.log(0.1) + 2 * math.log(0.5),
+    }
+    for data in (inside, outside):
+        ratio = anomaly_scores(model, data, View("static"), background)["likelihood_ratio"]
+        assert ratio.tolist() == pytest.approx([expected[data.name]] * 20, rel=1e-5)
+    row = detection_report(model, inside, [outside], View("static"), background)["results"][0]
+    assert row["nll"]["auroc"] == 0.0 and "prefers out" in row["warning"]
+    assert row["likelihood_ratio"]["auroc"] == 1.0
 
 
 def test_bayes_classifier_recovers_classes_of_a_known_model():

@@ -31,6 +31,26 @@ def test_frechet_distance_of_gaussians_is_the_squared_mean_shift():
     assert far["precision"] < 0.3 and far["recall"] < 0.3 and far["coverage"] < 0.3
 
 
+def test_kid_subsets_come_from_the_seed():
+    # The same features and seed give the same KID to the last digit, whatever the global generator
+    # holds; another seed draws other subsets (subsets of 150 from 300).
+    real, fake = _gaussian(300, 4, 0.0, 0), _gaussian(300, 4, 0.5, 1)
+    torch.manual_seed(1)
+    first = compare_features(real, fake, kid_subsets=5, seed=3)
+    torch.manual_seed(2)
+    again = compare_features(real, fake, kid_subsets=5, seed=3)
+    assert (first["kid"], first["kid_std"]) == (again["kid"], again["kid_std"])
+    other = compare_features(real, fake, kid_subsets=5, seed=4)
+    assert other["kid"] != first["kid"] and other["kid_std"] != first["kid_std"]
+    assert (first["kid_subsets"], first["kid_subset_size"], first["kid_seed"]) == (5, 150, 3)
+    # The caller's generator is left where it was.
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    compare_features(real, fake, kid_subsets=5, seed=3)
+    assert torch.equal(torch.rand(3), expected)
+
+
 def _toy_network():
     """Features: the mean brightness of the left and right halves; class: 1 if the left is brighter."""
 

@@ -116,10 +116,17 @@ def test_a_batch_of_one_domain_trains_what_it_can():
     loss, logs = model.generators_step(only_b)
     assert set(logs) == {"adversarial_F", "cycle_B", "identity_B", "lr_factor"}
     loss.backward()
+    # The discriminators' step alone, on gradients zeroed as the trainer zeroes them: D_A learns from
+    # F(b) (a fake) and D_B from b (real), and no gradient reaches the generators through the fakes.
+    model.zero_grad(set_to_none=True)
     loss, logs = model.discriminators_step(only_b)
-    assert torch.isfinite(loss)
-    loss.backward()  # D_A sees F(b) (a fake) and D_B sees b (real)
-    assert model.D_A.net[0].weight.grad is not None and model.D_B.net[0].weight.grad is not None
+    assert torch.isfinite(loss) and set(logs) == {"D_A", "D_B", "lr_factor"}
+    loss.backward()
+    for name, network in [("D_A", model.D_A), ("D_B", model.D_B)]:
+        grads = [p.grad for p in network.parameters()]
+        assert all(g is not None for g in grads) and any(g.abs().sum() > 0 for g in grads), name
+    for network in (model.G, model.F):
+        assert all(p.grad is None for p in network.parameters())
 
 
 def test_discriminators_use_the_fakes_made_before_the_generators_step():

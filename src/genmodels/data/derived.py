@@ -69,9 +69,18 @@ def apply_options(data: ImageSet, options: dict[str, str], spec: str, split: str
     if "classes" in options:
         if data.labels is None:
             raise DataError(f"{spec}: classes= needs a labelled data set; {data.name} has no labels")
-        keep = torch.isin(data.labels, torch.tensor(parse_classes(options["classes"])))
-        if not keep.any():
-            raise DataError(f"{spec}: no images of classes {options['classes']}")
+        wanted = parse_classes(options["classes"])
+        present = set(data.labels.unique().tolist())
+        # Every class named must be one the data have: `classes=0-12` on ten digits is a typo, not
+        # a request for the ten that exist.
+        absent = sorted(set(wanted) - present)
+        if not wanted or absent:
+            missing = ", ".join(map(str, absent)) if absent else repr(options["classes"])
+            raise DataError(
+                f"{spec}: no class{'es' if len(absent) > 1 else ''} {missing} in {data.name}; "
+                f"it has {_ranges(sorted(present))}"
+            )
+        keep = torch.isin(data.labels, torch.tensor(wanted))
         data = data.subset(keep.nonzero().squeeze(1))
     # Styling comes before `invert` and the measured captions, which then see the styled images.
     if "domains" in options and "styles" in options:
@@ -98,8 +107,8 @@ def apply_options(data: ImageSet, options: dict[str, str], spec: str, split: str
         data = add_key_patches(
             data,
             split,
-            _integer(options.get("patches") or "3", "patches", spec),
-            _integer(options.get("patch_size") or "10", "patch_size", spec),
+            _positive(options.get("patches") or "3", "patches", spec),
+            _positive(options.get("patch_size") or "10", "patch_size", spec),
         )
     split_name = data.name.rsplit("/", 1)[-1] if "/" in data.name else None
     return data.replace(name=f"{spec}/{split_name}" if split_name else spec)
@@ -128,11 +137,34 @@ def select_attributes(data: ImageSet, text: str, spec: str) -> ImageSet:
     )
 
 
-def _integer(text: str, option: str, spec: str) -> int:
+def _positive(text: str, option: str, spec: str) -> int:
+    """A count or size given as an option: a whole number above 0."""
     try:
-        return int(text)
+        value = int(text)
     except ValueError as error:
         raise DataError(f"{spec}: {option}={text!r} is not an integer") from error
+    if value < 1:
+        raise DataError(f"{spec}: {option}={text!r} must be 1 or more")
+    return value
+
+
+def _ranges(values: list[int]) -> str:
+    """[0, 1, 2, 3, 7] -> "0-3, 7"."""
+    runs: list[list[int]] = []
+    for value in values:
+        if runs and value == runs[-1][-1] + 1:
+            runs[-1].append(value)
+        else:
+            runs.append([value])
+    return ", ".join(f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]) for run in runs)
+
+
+def _known_options(options: dict[str, str], known: set[str], spec: str) -> None:
+    unknown = set(options) - known
+    if unknown:
+        raise DataError(
+            f"{spec}: unknown option(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}"
+        )
 
 
 def _split_seed(split: str) -> int:
@@ -142,14 +174,15 @@ def _split_seed(split: str) -> int:
 
 
 def load_noise(options: dict[str, str], split: str) -> ImageSet:
+    _known_options(options, {"shape", "n"}, "noise")
     shape_text = options.get("shape", "1x28x28")
+    n = _positive(options.get("n", "1000"), "n", "noise")
     try:
         shape = tuple(int(v) for v in shape_text.split("x"))
-        n = int(options.get("n", 1000))
     except ValueError as error:
-        raise DataError(f"noise[{shape_text}]: shape must look like 1x28x28 and n an integer") from error
-    if len(shape) != 3:
-        raise DataError(f"noise: shape must be CxHxW, got {shape_text}")
+        raise DataError(f"noise[shape={shape_text}]: shape must look like 1x28x28") from error
+    if len(shape) != 3 or min(shape) < 1:
+        raise DataError(f"noise: shape must be CxHxW of sizes 1 or more, got {shape_text}")
     generator = torch.Generator().manual_seed(1_000 + _split_seed(split))
     images = torch.randint(0, 256, (n, *shape), generator=generator, dtype=torch.uint8)
     return ImageSet(images, None, f"noise/{split}")
@@ -171,7 +204,9 @@ def _photographs() -> list[np.ndarray]:
 def load_photos(options: dict[str, str], split: str) -> ImageSet:
     from PIL import Image
 
-    size, n = int(options.get("size", 28)), int(options.get("n", 1000))
+    _known_options(options, {"size", "n", "colour", "color"}, "photos")
+    size = _positive(options.get("size", "28"), "size", "photos")
+    n = _positive(options.get("n", "1000"), "n", "photos")
     colour = "colour" in options or "color" in options
     photos = _photographs()
     # Disjoint photographs: the test split cuts patches from every fourth one.

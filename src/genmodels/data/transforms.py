@@ -79,9 +79,10 @@ class View:
         if seed and kind != "stochastic":
             raise DataError(f"view {text!r}: only the stochastic view takes a seed (stochastic:SEED)")
         try:
-            return cls(kind, seed=int(seed or 0))
+            number = int(seed or 0)
         except ValueError as error:
             raise DataError(f"view {text!r}: the seed must be an integer (stochastic:SEED)") from error
+        return cls(kind, seed=number)
 
     def __call__(
         self, images: Tensor, generator: torch.Generator | None = None, rows: Tensor | None = None

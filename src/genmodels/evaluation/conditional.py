@@ -51,7 +51,7 @@ def text_conditioning(
             fake, data.fields["named"].repeat(samples_per_caption, 1), labels=named_labels
         )
     real = real_images(data, view, seed=seed)
-    quality = image_quality(real, fake, network)
+    quality = image_quality(real, fake, network, seed=seed)
     quality["real"] = f"{data.name} ({evaluation_view(view).describe()})"
     result["sample_quality"] = quality
     return result

@@ -7,15 +7,17 @@ layer by default: `genmodels.evaluation.features`) and compared:
   two feature sets (torchmetrics' FID computation with our feature network). In the digit
   classifier's space it is "FD-digits", a different number from the Inception FID of the papers.
 - KID (Bińkowski et al. 2018): the unbiased MMD² with the kernel (φ·φ'/d + 1)³, mean and standard
-  deviation over subsets; unlike FD it has no bias that depends on the number of samples.
+  deviation over random subsets; unlike FD it has no bias that depends on the number of samples.
+  The subsets are drawn from the evaluation's seed, so the same samples give the same KID.
 - Precision and recall (Kynkäänniemi et al. 2019), density and coverage (Naeem et al. 2020): from
   k-nearest-neighbour balls around real and fake features (the `prdc` package, k = 5).
 - The class histogram of the samples by the classifier, and which classes are missing (mode
   coverage): a class counts as covered when it has at least a fifth of the uniform share.
 
-Every result records n_real, n_fake, the feature network and which real images were used. Samples
-are compared with the real images in the model's own evaluation view: binary models with
-thresholded (statically binarised) digits, grey-level models and GANs with grey levels.
+Every result records n_real, n_fake, the feature network, which real images were used, and KID's
+subsets (how many, their size, the seed). Samples are compared with the real images in the model's
+own evaluation view: binary models with thresholded (statically binarised) digits, grey-level
+models and GANs with grey levels.
 """
 
 from __future__ import annotations
@@ -76,9 +78,10 @@ def draw_samples(
 
 
 def compare_features(
-    real: Tensor, fake: Tensor, *, nearest_k: int = 5, kid_subsets: int = 50
+    real: Tensor, fake: Tensor, *, nearest_k: int = 5, kid_subsets: int = 50, seed: int = 0
 ) -> dict[str, float]:
-    """FD, KID, precision, recall, density and coverage between two feature sets [N, D]."""
+    """FD, KID, precision, recall, density and coverage between two feature sets [N, D]; KID's
+    subsets are drawn from `seed`."""
     from prdc import compute_prdc
     from torchmetrics.image.fid import FrechetInceptionDistance
     from torchmetrics.image.kid import KernelInceptionDistance
@@ -94,13 +97,20 @@ def compare_features(
         kid = KernelInceptionDistance(feature=given, subsets=kid_subsets, subset_size=subset_size)
     kid.update(real.double(), real=True)
     kid.update(fake.double(), real=False)
-    kid_mean, kid_std = kid.compute()
+    with torch.random.fork_rng(devices=[]):
+        # torchmetrics draws the subsets from the global generator (randperm): seeded, in a fork
+        # that leaves the caller's generator where it was.
+        torch.manual_seed(seed)
+        kid_mean, kid_std = kid.compute()
     with contextlib.redirect_stdout(io.StringIO()):  # prdc prints the set sizes; stdout is for --json
         scores = compute_prdc(real.double().numpy(), fake.double().numpy(), nearest_k=nearest_k)
     return {
         "fd": float(fd.compute()),
         "kid": float(kid_mean),
         "kid_std": float(kid_std),
+        "kid_subsets": kid_subsets,
+        "kid_subset_size": subset_size,
+        "kid_seed": seed,
         **{name: float(value) for name, value in scores.items()},
     }
 
@@ -110,16 +120,26 @@ def class_histogram(labels: Tensor, num_classes: int) -> list[float]:
 
 
 def image_quality(
-    real: Tensor, fake: Tensor, network: FeatureNetwork, *, nearest_k: int = 5, kid_subsets: int = 50
+    real: Tensor,
+    fake: Tensor,
+    network: FeatureNetwork,
+    *,
+    nearest_k: int = 5,
+    kid_subsets: int = 50,
+    seed: int = 0,
 ) -> dict[str, Any]:
-    """Every sample-quality measure between real and fake images in [0, 1]."""
+    """Every sample-quality measure between real and fake images in [0, 1] (`seed`: KID's subsets)."""
     result: dict[str, Any] = {
         "feature_network": network.name,
         "score_name": network.score_name,
         "n_real": len(real),
         "n_fake": len(fake),
         **compare_features(
-            network.features(real), network.features(fake), nearest_k=nearest_k, kid_subsets=kid_subsets
+            network.features(real),
+            network.features(fake),
+            nearest_k=nearest_k,
+            kid_subsets=kid_subsets,
+            seed=seed,
         ),
     }
     if network.predict is not None and network.num_classes:
@@ -163,6 +183,6 @@ def sample_quality(
     network = features if isinstance(features, FeatureNetwork) else load_feature_network(features)
     real = real_images(data, view, seed=seed)
     fake = to_unit(draw_samples(model, n_fake, seed=seed, data=data, view=view), view.kind)
-    result = image_quality(real, fake, network, nearest_k=nearest_k, kid_subsets=kid_subsets)
+    result = image_quality(real, fake, network, nearest_k=nearest_k, kid_subsets=kid_subsets, seed=seed)
     result["real"] = f"{data.name} ({evaluation_view(view).describe()})"
     return result

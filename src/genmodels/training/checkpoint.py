@@ -56,11 +56,23 @@ def save_checkpoint(
 
 
 def latest_checkpoint(run_dir: str | Path) -> Path | None:
-    pointer = checkpoint_root(run_dir) / "latest"
-    if not pointer.is_file():
-        return None
-    folder = checkpoint_root(run_dir) / pointer.read_text().strip()
-    return folder if (folder / STATE_FILE).is_file() else None
+    """The checkpoint `latest` names; where that pointer is missing or names no complete
+    checkpoint (a run folder copied in part, or one that two writers shared before runs were
+    locked), the newest complete `step_*` folder: each is complete once renamed into place."""
+    root = checkpoint_root(run_dir)
+    pointer = root / "latest"
+    if pointer.is_file():
+        name = pointer.read_text().strip()
+        if Path(name).name == name and _complete(root / name):  # a folder of this run's, no path
+            return root / name
+    complete = [folder for folder in sorted(root.glob("step_*")) if _complete(folder)]
+    return complete[-1] if complete else None
+
+
+def _complete(folder: Path) -> bool:
+    return folder.name.startswith("step_") and all(
+        (folder / name).is_file() for name in (WEIGHTS_FILE, STATE_FILE)
+    )
 
 
 def load_checkpoint(folder: Path) -> tuple[dict[str, Tensor], dict[str, Any], dict[str, Tensor] | None]:

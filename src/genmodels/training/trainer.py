@@ -4,7 +4,8 @@ objectives that is due, zero that objective's optimiser, compute its loss, backw
 Around that loop, and nothing model-specific: seeding, accelerate (device, mixed precision),
 metric logs, sample grids, an optional EMA of the weights, validation with early stopping,
 atomic checkpoints and exact resume (the batches are a function of the step, the RNG states are
-saved), and a stop with a clear message on a NaN or infinite loss.
+saved), a stop with a clear message on a NaN or infinite loss, and a run folder that one training
+at a time writes (`run_folder`: locked, never overwritten unasked).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import dataclasses
 import math
 import random
 import shutil
+import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -27,6 +30,7 @@ from genmodels.data.batches import rows_batch
 from genmodels.io import (
     EMA_FILE,
     WEIGHTS_FILE,
+    ModelFolderError,
     atomic_write,
     link_or_copy,
     save_model_config,
@@ -36,6 +40,7 @@ from genmodels.io import (
 from genmodels.models.base import GenerativeModel, Objective
 from genmodels.training.callbacks import EMA, MetricLog, Stopwatch
 from genmodels.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from genmodels.training.run_folder import RunFolderError, clear_run, refuse_existing_run, run_lock
 from genmodels.viz import image_grid, save_image
 
 
@@ -73,6 +78,35 @@ class TrainConfig:
     cpu: bool = False  # train on the CPU even where an accelerator is present
     progress: bool = True
     tensorboard: bool = True
+
+    def __post_init__(self) -> None:
+        # A budget of zero or fewer steps would "train" nothing and leave a folder without weights;
+        # a zero interval would divide by zero deep in the loop. Checked here, so the CLI, the
+        # Python API and a resumed run's train.json are all held to it.
+        positive = {
+            "steps": self.steps,
+            "epochs": self.epochs,
+            "batch_size": self.batch_size,
+            "log_every": self.log_every,
+        }
+        at_least_zero = {
+            "sample_every": self.sample_every,
+            "checkpoint_every": self.checkpoint_every,
+            "val_every": self.val_every,
+            "patience": self.patience,
+            "max_minutes": self.max_minutes,
+            "snapshot_every": self.snapshot_every,
+            "num_samples": self.num_samples,
+            "max_grad_norm": self.max_grad_norm,
+        }
+        for name, value in positive.items():
+            if value is not None and not (0 < value < math.inf):
+                raise ValueError(f"{name} must be a positive number, got {value}")
+        for name, value in at_least_zero.items():
+            if not (0 <= value < math.inf):
+                raise ValueError(f"{name} must be 0 or more, got {value}")
+        if not 0 <= self.ema_decay < 1:
+            raise ValueError(f"ema_decay must be in [0, 1) (0: no EMA), got {self.ema_decay}")
 
     def total_steps(self, batches_per_epoch: int) -> int:
         if (self.steps is None) == (self.epochs is None):
@@ -145,6 +179,8 @@ class Trainer:
         self.distributed = self.accelerator.num_processes > 1
         self.model = model.to(self.accelerator.device)
         self.data, self.val_data = data, val_data
+        if config.val_every and val_data is None:
+            raise ValueError("validating every N steps (val_every) needs validation data (--val-split)")
         self.data_spec = data_spec or {"name": data.name}
         self.objectives = model.objectives()
         self.optimizers = [self._optimizer(o) for o in self.objectives]
@@ -183,8 +219,18 @@ class Trainer:
         return factor
 
     # -- the loop --------------------------------------------------------------------------------
-    def fit(self, *, resume: bool = False) -> TrainResult:
-        start, stopwatch, best, bad_validations = self._start(resume)
+    def fit(self, *, resume: bool = False, overwrite: bool = False) -> TrainResult:
+        """Train to the step budget into the run folder: afresh into a folder that holds no run, or
+        with `overwrite` over the run it holds (cleared first), or with `resume` on from the run's
+        last checkpoint. The main process holds the folder's lock from its first write to its last."""
+        if resume and overwrite:
+            raise ValueError("resume a run or overwrite it, not both")
+        with run_lock(self.run_dir) if self.is_main else contextlib.nullcontext():
+            return self._fit(*self._start(resume, overwrite))
+
+    def _fit(
+        self, start: int, stopwatch: Stopwatch, best: dict[str, Any], bad_validations: int
+    ) -> TrainResult:
         milestones = self.model.milestones()
         log = self.log
         stopped_early, done = False, start
@@ -325,14 +371,18 @@ class Trainer:
         }
 
     # -- pieces of the loop ----------------------------------------------------------------------
-    def _start(self, resume: bool) -> tuple[int, Stopwatch, dict[str, Any], int]:
+    def _start(self, resume: bool, overwrite: bool) -> tuple[int, Stopwatch, dict[str, Any], int]:
+        """The step to start from, with the clock, best validation and patience count so far.
+        Everything that can refuse (a run already there, no checkpoint, a finished budget) does so
+        before the first write."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        self.log = MetricLog(self.run_dir, tensorboard=self.config.tensorboard, enabled=self.is_main)
         best: dict[str, Any] = {"value": None, "step": None}
-        checkpoint = latest_checkpoint(self.run_dir) if resume else None
-        if resume and checkpoint is None:
-            raise FileNotFoundError(f"{self.run_dir}: no checkpoint to resume from")
-        if checkpoint is None:
+        if not resume:
+            if self.is_main and overwrite:
+                clear_run(self.run_dir)
+            elif self.is_main:
+                refuse_existing_run(self.run_dir)
+            self.log = MetricLog(self.run_dir, tensorboard=self.config.tensorboard, enabled=self.is_main)
             if self.distributed:  # every process starts from rank 0's weights (as DDP would)
                 for tensor in self.model.state_dict().values():
                     torch.distributed.broadcast(tensor, src=0)
@@ -340,12 +390,34 @@ class Trainer:
             if self.is_main:
                 save_model_config(self.model, self.run_dir)  # the weights come with each checkpoint
                 write_json(self.run_dir / "train.json", self.describe())
-                (self.run_dir / "metrics.jsonl").unlink(missing_ok=True)
             return 0, Stopwatch(), best, 0
+        checkpoint = latest_checkpoint(self.run_dir)
+        if checkpoint is None:
+            raise RunFolderError(
+                f"{self.run_dir}: no checkpoint to resume from (the run stopped before its first); "
+                "start it again with --overwrite"
+            )
         weights, state, ema = load_checkpoint(checkpoint)
-        self.model.load_state_dict(weights)
-        for optimizer, saved in zip(self.optimizers, state["optimizers"], strict=True):
-            optimizer.load_state_dict(saved)
+        done = int(state["step"])
+        if done >= self.total_steps:
+            has = f"its {done} steps"
+            if done > self.total_steps:
+                has = f"{done} steps, more than the {self.total_steps} asked for"
+            raise RunFolderError(
+                f"{self.run_dir}: the run already has {has}; "
+                f"give a budget above {done} to train it further (--steps)"
+            )
+        try:
+            self.model.load_state_dict(weights)
+            for optimizer, saved in zip(self.optimizers, state["optimizers"], strict=True):
+                optimizer.load_state_dict(saved)
+        # A checkpoint of another model or config than config.json's: torch's messages list every key.
+        except (RuntimeError, ValueError, KeyError) as error:
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise ModelFolderError(
+                f"{checkpoint}: does not fit the run's model in config.json ({reason})"
+            ) from error
+        self.log = MetricLog(self.run_dir, tensorboard=self.config.tensorboard, enabled=self.is_main)
         if self.ema is not None and ema is not None:
             self.ema.shadow = {k: v.to(self.accelerator.device) for k, v in ema.items()}
         _set_rng_state(state["rng"])
@@ -354,7 +426,7 @@ class Trainer:
         best.update(value=state["best_value"], step=state["best_step"])
         if self.is_main:
             write_json(self.run_dir / "train.json", self.describe())  # the step budget may have grown
-        return int(state["step"]), Stopwatch(float(state["seconds"])), best, int(state["bad_validations"])
+        return done, Stopwatch(float(state["seconds"])), best, int(state["bad_validations"])
 
     def _checkpoint(self, step: int, seconds: float, best: dict[str, Any], bad_validations: int) -> None:
         self.accelerator.wait_for_everyone()
@@ -493,6 +565,10 @@ class Trainer:
             TimeRemainingColumn,
         )
 
+        console = Console(stderr=True)  # stdout is for results (--json)
+        shown = self.config.progress and self.is_main
+        if shown and not console.is_terminal:
+            return LineProgress()
         return Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
@@ -500,11 +576,43 @@ class Trainer:
             TimeElapsedColumn(),
             TextColumn("left"),
             TimeRemainingColumn(),
-            TextColumn("{task.fields[logs]}"),
-            console=Console(stderr=True),  # stdout is for results (--json)
-            disable=not (self.config.progress and self.is_main),
+            TextColumn("{task.fields[logs]}", markup=False),
+            console=console,
+            disable=not shown,
             refresh_per_second=4,
         )
+
+
+class LineProgress:
+    """The progress bar's stand-in where stderr is not a terminal (a log file, a pipe, a batch
+    job), in which a bar's redraws come out as garbled fragments: whole lines instead, one at most
+    every `interval` seconds and one at the end. The part of rich's Progress that the loop uses."""
+
+    def __init__(self, interval: float = 30.0) -> None:
+        self.interval = interval
+
+    def __enter__(self) -> LineProgress:
+        return self
+
+    def __exit__(self, *exception: object) -> None:
+        return None
+
+    def add_task(self, description: str, *, total: int, completed: int = 0, logs: str = "") -> int:
+        self.description, self.total, self.completed, self.logs = description, total, completed, logs
+        self.started = self.printed = time.perf_counter()
+        return 0
+
+    def update(self, task: int, *, completed: int | None = None, logs: str | None = None) -> None:
+        self.logs = self.logs if logs is None else logs
+        if completed is None or completed == self.completed:
+            return
+        self.completed, now = completed, time.perf_counter()
+        if completed >= self.total or now - self.printed >= self.interval:
+            self.printed = now
+            elapsed = time.strftime("%H:%M:%S", time.gmtime(now - self.started))
+            line = f"{self.description}: step {completed}/{self.total}, {elapsed}  {self.logs}"
+            sys.stderr.write(line.rstrip() + "\n")
+            sys.stderr.flush()
 
 
 def _summary(logs: dict[str, float]) -> str:
