@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 import torch
-from rows import append_row, trained
+from rows import append_row, metrics, trained
 from safetensors.torch import load_file
 
 import genmodels
@@ -60,7 +60,7 @@ def _nll(model, split: str, k: int, limit: int | None = None) -> float:
 def learning_curve(run: Path, k: int, stride: int = 1) -> list[list[float]]:
     """[minutes, test NLL, step] for every `stride`-th weight snapshot of the run (and the last), in
     step order."""
-    times = {row["step"]: row["time"] for row in _metrics(run) if "time" in row}
+    times = {row["step"]: row["time"] for row in metrics(run) if "time" in row}
     model = genmodels.load(run)
     curve = []
     snapshots = sorted((run / "snapshots").glob("step_*.safetensors"))
@@ -72,10 +72,6 @@ def learning_curve(run: Path, k: int, stride: int = 1) -> list[list[float]]:
         curve.append([round(times[step] / 60, 2), round(_nll(model, "test", k), 3), step])
         print(f"  curve: step {step}: {curve[-1][1]:.2f} nats at {curve[-1][0]:.1f} min", flush=True)
     return curve
-
-
-def _metrics(run: Path) -> list[dict]:
-    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
 
 
 def _shown(run: Path) -> Path:
@@ -92,7 +88,7 @@ def measure(run: Path, k: int, curve_k: int, vae_train_limit: int, curve_stride:
     preset = described["data"].get("preset")
     paper, paper_protocol = PAPERS.get(f"{name}/{preset}", PAPERS.get(name, (None, "")))
     logged = trained(run)
-    val_rows = [row for row in _metrics(run) if "val/loss" in row]
+    val_rows = [row for row in metrics(run) if "val/loss" in row]
     row = {
         "model": name,
         "run": str(_shown(run)),

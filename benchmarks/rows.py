@@ -6,9 +6,14 @@ import json
 from pathlib import Path
 
 
+def metrics(run: Path) -> list[dict]:
+    """The rows of a run's metrics log."""
+    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
+
+
 def trained(run: Path) -> dict:
     """Steps and training seconds of a finished run, from its metrics log."""
-    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    rows = metrics(run)
     timed = [row for row in rows if "time" in row]  # sample-grid rows carry no time
     return {"steps": rows[-1]["step"], "train_seconds": timed[-1]["time"] if timed else None}
 

@@ -40,13 +40,17 @@ def load(folder: str | Path, *, use_ema: bool = False, map_location: str = "cpu"
     return load_model(folder, use_ema=use_ema, map_location=map_location)
 
 
-def list_runs(root: str | Path, max_depth: int = 4) -> list[Path]:
+def list_runs(root: str | Path, max_depth: int = 4, *, without_weights: bool = False) -> list[Path]:
     """Every saved model folder (config.json + model.safetensors) under `root`, sorted; the
-    checkpoints inside a run are left out (the run's own folder holds its chosen weights)."""
+    checkpoints inside a run are left out (the run's own folder holds its chosen weights). With
+    `without_weights`, also the folders with a config.json but no weights yet (a training before
+    its first checkpoint, or one that stopped before it)."""
     root, found = Path(root), []
 
     def visit(folder: Path, depth: int) -> None:
-        if (folder / "config.json").is_file() and (folder / "model.safetensors").is_file():
+        if (folder / "config.json").is_file() and (
+            without_weights or (folder / "model.safetensors").is_file()
+        ):
             found.append(folder)
             return
         if depth < max_depth:
@@ -129,8 +133,8 @@ def train(
     recipe = dict(cls.recipes.get(preset, {})) if preset else {}
     recipe_view = recipe.pop("view", None)
     # A recipe may name its validation split (the `full` recipes stop on mnist-full's `val`).
-    val_split = val_split or recipe.pop("val_split", None)
-    recipe.pop("val_split", None)
+    recipe_val_split = recipe.pop("val_split", None)
+    val_split = val_split or recipe_val_split
     if "steps" in train_options or "epochs" in train_options:
         recipe.pop("steps", None), recipe.pop("epochs", None)
     train_config = config_from_dict(TrainConfig, {**recipe, **train_options}, context="training options")
@@ -262,14 +266,14 @@ def _refuse_changes(
             "split": data_spec["split"],
             "val_split": data_spec.get("val_split"),
             "preset": data_spec.get("preset"),
-            "view": _view_name(view),
+            "view": view.spec,
             "pad": view.pad,
             "perturb": view.perturb,
         }
         unknown = set(data) - set(run_has)
         if unknown:
             raise TypeError(f"resume: unknown data setting(s) {', '.join(sorted(unknown))}")
-        asked = {**data, **({"view": _view_name(View.parse(data["view"]))} if data.get("view") else {})}
+        asked = {**data, **({"view": View.parse(data["view"]).spec} if data.get("view") else {})}
         differences += [
             ("data" if key == "name" else key, value, run_has[key])
             for key, value in asked.items()
@@ -285,11 +289,6 @@ def _refuse_changes(
             f"{run_dir}: a resumed run keeps the settings it was trained with, and these differ: "
             f"{listed}; train a new run into another --out instead"
         )
-
-
-def _view_name(view: View) -> str:
-    """A view as --view names it (`static`, `stochastic:3`)."""
-    return f"{view.kind}:{view.seed}" if view.kind == "stochastic" else view.kind
 
 
 def _read_run_description(path: Path) -> dict[str, Any]:

@@ -43,7 +43,7 @@ import torch
 import genmodels
 from genmodels.data import DataError, ImageSet, View, to_uint8
 from genmodels.data.user_images import MAX_BYTES, read_image, read_images
-from genmodels.io import CONFIG_FILE, EMA_FILE, WEIGHTS_FILE, write_json
+from genmodels.io import EMA_FILE, WEIGHTS_FILE, write_json
 from genmodels.models.base import DensityModel, GenerativeModel
 from genmodels.viz import image_grid, interpolation_grid
 
@@ -131,11 +131,8 @@ class RunCatalog:
     def names(self) -> list[str]:
         """Every run under the root in `list_runs`' order, with the runs that have no weights yet
         (which `list_runs` leaves out: nothing there loads) so that none is missed silently."""
-        runs = genmodels.list_runs(self.root)
-        folders = sorted(
-            [*runs, *_without_weights(self.root, runs)], key=lambda f: f.relative_to(self.root).parts
-        )
-        return [folder.relative_to(self.root).as_posix() for folder in folders]
+        runs = genmodels.list_runs(self.root, without_weights=True)
+        return [folder.relative_to(self.root).as_posix() for folder in runs]
 
     def first_loadable(self) -> str | None:
         """The first run whose model loads: the page opens on it, not on a broken one."""
@@ -241,19 +238,6 @@ class RunCatalog:
         except OSError as error:  # a read-only run folder: use the numbers without keeping them
             log.warning("could not keep %s: %s", path, error)
         return measured
-
-
-def _without_weights(root: Path, runs: list[Path]) -> list[Path]:
-    """Folders under `root` with a model's config.json but no weights, outside the listed runs and
-    their checkpoints: a training before its first checkpoint, or one that stopped before it."""
-    found = []
-    for config in root.rglob(CONFIG_FILE):
-        folder = config.parent
-        hidden = any(part == "checkpoints" or part.startswith(".") for part in folder.relative_to(root).parts)
-        inside_a_run = any(folder.is_relative_to(run) for run in runs)
-        if not (hidden or inside_a_run or (folder / WEIGHTS_FILE).is_file()):
-            found.append(folder)
-    return found
 
 
 def _renamed(message: str, names: dict[Path, str]) -> str:

@@ -84,6 +84,11 @@ class View:
             raise DataError(f"view {text!r}: the seed must be an integer (stochastic:SEED)") from error
         return cls(kind, seed=number)
 
+    @property
+    def spec(self) -> str:
+        """The view as `parse` reads it (`static`, `stochastic:3`)."""
+        return f"{self.kind}:{self.seed}" if self.kind == "stochastic" else self.kind
+
     def __call__(
         self, images: Tensor, generator: torch.Generator | None = None, rows: Tensor | None = None
     ) -> Tensor:

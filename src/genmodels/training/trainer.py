@@ -306,16 +306,15 @@ class Trainer:
                     save_tensors(
                         self.run_dir / "snapshots" / f"step_{done:07d}.safetensors", self._weights_to_keep()
                     )
-                out_of_time = (
-                    bool(self.config.max_minutes) and stopwatch.seconds >= 60 * self.config.max_minutes
-                )
-                if (
-                    self.distributed and self.config.max_minutes
-                ):  # all stop at one step: rank 0's clock decides
-                    out_of_time = bool(_broadcast_object(out_of_time))
-                if out_of_time and done < self.total_steps:
-                    log.write(done, {}, event=f"time budget of {self.config.max_minutes:g} minutes reached")
-                    stopped_early = True
+                if self.config.max_minutes and done < self.total_steps:
+                    out_of_time = stopwatch.seconds >= 60 * self.config.max_minutes
+                    if self.distributed:  # every process stops at the same step: rank 0's clock decides
+                        out_of_time = bool(_broadcast_object(out_of_time))
+                    if out_of_time:
+                        log.write(
+                            done, {}, event=f"time budget of {self.config.max_minutes:g} minutes reached"
+                        )
+                        stopped_early = True
                 is_last = done == self.total_steps or stopped_early
                 if is_last or (self.config.checkpoint_every and done % self.config.checkpoint_every == 0):
                     self._checkpoint(done, stopwatch.seconds, best, bad_validations)
