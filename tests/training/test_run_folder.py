@@ -229,7 +229,15 @@ def test_a_running_training_holds_its_folder_and_ctrl_c_says_how_to_resume(tmp_p
     run = tmp_path / "run"
     environment = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT / "src")}
     command = [sys.executable, "-m", "genmodels.cli", *LONG_RUN, "--out", str(run)]
-    process = subprocess.Popen(command, env=environment, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    # As from a terminal: SIGINT's default action (a background job, e.g. under CI, inherits "ignore").
+    process = subprocess.Popen(
+        command,
+        env=environment,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     try:
         deadline = time.monotonic() + 120
         while latest_checkpoint(run) is None and time.monotonic() < deadline and process.poll() is None:

@@ -64,6 +64,41 @@ def test_resume_after_interruption_equals_uninterrupted_run(tmp_path, monkeypatc
     assert drop_time(_rows(whole)) == drop_time(_rows(broken))
 
 
+def test_ctrl_c_checkpoints_the_step_it_lands_in_and_resume_continues_exactly(tmp_path, monkeypatch):
+    # A real SIGINT during step 25 (between checkpoints every 10): the step finishes, is checkpointed,
+    # and KeyboardInterrupt follows; the resumed run equals the uninterrupted one.
+    import os
+    import signal
+
+    from safetensors.torch import load_file
+
+    from genmodels.models.latent.vae import VAE
+
+    whole, stopped = tmp_path / "whole", tmp_path / "stopped"
+    _train(whole)
+
+    def ctrl_c_at_step_25(self, step):
+        if step == 25:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(VAE, "on_step", ctrl_c_at_step_25)
+    # Python's own handler, as in a terminal (a job started in the background ignores SIGINT, and
+    # so does the trainer then).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            _train(stopped)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is put back
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    monkeypatch.undo()
+    assert latest_checkpoint(stopped).name == "step_0000026"  # no step lost
+    assert "interrupted" in _rows(stopped)[-1]["event"]
+    assert resume(stopped).steps == 40
+    a, b = load_file(str(whole / "model.safetensors")), load_file(str(stopped / "model.safetensors"))
+    assert all(torch.equal(a[name], b[name]) for name in a)
+
+
 def test_resume_can_extend_the_step_budget(tmp_path):
     _train(tmp_path, steps=20)
     result = resume(tmp_path, steps=30)

@@ -15,8 +15,11 @@ import dataclasses
 import math
 import random
 import shutil
+import signal
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -225,8 +228,16 @@ class Trainer:
         last checkpoint. The main process holds the folder's lock from its first write to its last."""
         if resume and overwrite:
             raise ValueError("resume a run or overwrite it, not both")
-        with run_lock(self.run_dir) if self.is_main else contextlib.nullcontext():
-            return self._fit(*self._start(resume, overwrite))
+        try:
+            with run_lock(self.run_dir) if self.is_main else contextlib.nullcontext():
+                return self._fit(*self._start(resume, overwrite))
+        finally:
+            if self.distributed:
+                # Rank 0 still writes samples when the others finish: a process that exits with its
+                # gloo group alive aborts ("terminate called without an active exception"), which
+                # fails the whole launch. Every process waits, then the group is torn down.
+                self.accelerator.wait_for_everyone()
+                self.accelerator.end_training()
 
     def _fit(
         self, start: int, stopwatch: Stopwatch, best: dict[str, Any], bad_validations: int
@@ -235,7 +246,7 @@ class Trainer:
         log = self.log
         stopped_early, done = False, start
         last_logs: dict[str, float] = {}
-        with self._progress() as progress:
+        with self._progress() as progress, self._stop_at_step_end_on_ctrl_c() as interrupted:
             task = progress.add_task(self.model.name, total=self.total_steps, completed=start, logs="")
             self.model.train()
             for step in range(start, self.total_steps):
@@ -315,15 +326,45 @@ class Trainer:
                             done, {}, event=f"time budget of {self.config.max_minutes:g} minutes reached"
                         )
                         stopped_early = True
-                is_last = done == self.total_steps or stopped_early
+                is_last = done == self.total_steps or stopped_early or interrupted.is_set()
                 if is_last or (self.config.checkpoint_every and done % self.config.checkpoint_every == 0):
                     self._checkpoint(done, stopwatch.seconds, best, bad_validations)
+                if interrupted.is_set() and done < self.total_steps:
+                    log.write(done, {}, event="interrupted (Ctrl-C): checkpointed")
+                    log.close()
+                    raise KeyboardInterrupt
                 if stopped_early:
                     break
         self._finish(done, best)
         return TrainResult(
             self.run_dir, done, stopwatch.seconds, stopped_early, best["step"], best["value"], last_logs
         )
+
+    @contextlib.contextmanager
+    def _stop_at_step_end_on_ctrl_c(self) -> Iterator[threading.Event]:
+        """Ctrl-C (SIGINT) during training sets the event: the loop checkpoints the step it is on and
+        raises KeyboardInterrupt, so no step is lost. A Python KeyboardInterrupt raised wherever the
+        signal lands could also be swallowed (one raised inside a finaliser is only printed) and the
+        training would go on. A second Ctrl-C interrupts at once. Only in the main thread of a single
+        process: the processes of a launch stop together through their launcher."""
+        interrupted = threading.Event()
+        if self.distributed or threading.current_thread() is not threading.main_thread():
+            yield interrupted
+            return
+        if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:  # started to ignore it (nohup, &)
+            yield interrupted
+            return
+
+        def request_stop(signum: int, frame: Any) -> None:
+            if interrupted.is_set():
+                raise KeyboardInterrupt
+            interrupted.set()
+
+        previous = signal.signal(signal.SIGINT, request_stop)
+        try:
+            yield interrupted
+        finally:
+            signal.signal(signal.SIGINT, previous)
 
     # -- data parallelism ------------------------------------------------------------------------
     # Each process computes its objective's loss on its share of the global batch, then the
