@@ -9,6 +9,7 @@ so that no number there is typed by hand. The latest row of each model wins.
     python benchmarks/tables.py soak        # memory over a 30-minute training run
     python benchmarks/tables.py verdict     # the web app's anomaly verdict on out-of-distribution sets
     python benchmarks/tables.py reproduction  # mnist-full, the literature's protocol, beside the papers
+    python benchmarks/tables.py parzen        # the Parzen-window log-likelihood of the GAN and AAE papers
 """
 
 from __future__ import annotations
@@ -275,6 +276,25 @@ def reproduction_tables() -> str:
     return "\n".join(lines + curves)
 
 
+def parzen_table() -> str:
+    """The Parzen-window log-likelihood on mnist-full's test digits beside the papers' (issue 15)."""
+    lines = [
+        "| model | paper (nats) | ours: test log-likelihood (nats) | σ (chosen on val) | kernels on "
+        "| training: steps, time | command |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for label, row in latest_rows("parzen.jsonl").items():
+        paper = row["paper"]
+        shown = "n/a" if paper is None else f"{paper['value']:.0f} ± {paper['error']:.0f} ({paper['source']})"
+        ours = f"**{row['parzen_log_likelihood']:.1f}** ± {row['parzen_standard_error']:.1f}"
+        lines.append(
+            f"| {label} | {shown} | {ours} | {row['parzen_sigma']:.3f} "
+            f"| {row['n_samples']:,} {row['kernels_on']} "
+            f"| {row['steps']:,}, {_duration(row['train_seconds'])} | `{row['command']}` |"
+        )
+    return "\n".join(lines)
+
+
 def _duration(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
 
@@ -317,6 +337,7 @@ def main() -> None:
             "soak",
             "verdict",
             "reproduction",
+            "parzen",
         ],
     )
     args = parser.parse_args()
@@ -329,6 +350,7 @@ def main() -> None:
         "soak": soak_table,
         "verdict": verdict_table,
         "reproduction": reproduction_tables,
+        "parzen": parzen_table,
     }
     print(tables[args.table]())
 

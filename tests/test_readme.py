@@ -16,7 +16,7 @@ def shown(settings: dict | None, empty: str) -> str:
 def test_paper_preset_table_matches_the_registry():
     rows = dict(
         (match[1], (match[2], match[3]))
-        for match in re.finditer(r"^\| (\w+) \| (.+?) \| (.+?) \|$", README.read_text(), re.MULTILINE)
+        for match in re.finditer(r"^\| ([\w-]+) \| (.+?) \| (.+?) \|$", README.read_text(), re.MULTILINE)
     )
     papers = {name: cls for name, cls in model_classes().items() if "paper" in cls.presets}
     assert papers, "no paper presets registered"

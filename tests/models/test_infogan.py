@@ -12,7 +12,11 @@ from torch import nn
 import genmodels
 import genmodels.models.adversarial.infogan  # registers "infogan"
 from genmodels.io import load_model, save_model
-from genmodels.models.adversarial.infogan import categorical_code_accuracy, information_loss
+from genmodels.models.adversarial.infogan import (
+    categorical_code_accuracy,
+    information_loss,
+    real_digit_accuracy,
+)
 from tests.conftest import train_on_digits
 
 TINY = {"channels": 8, "hidden": 32, "q_hidden": 16, "latent_dim": 8}
@@ -154,6 +158,29 @@ def test_categorical_code_accuracy_matches_codes_to_classes():
     assert noise["accuracy"] < 0.3  # chance is 0.1; the matching adds a little on 100 per code
     with pytest.raises(ValueError, match=r"labels in 0\.\.9"):
         categorical_code_accuracy(model, lambda x: torch.full((len(x),), 10), n_per_code=2)
+
+
+def brightness_as_code(x):
+    """A Q head that reads an image's grey level (in [-1, 1]) as the code (k + 3) mod 10."""
+    k = ((x.mean((1, 2, 3)) + 1) / 2 * 9).round().long()
+    return torch.zeros(len(x), 1), nn.functional.one_hot((k + 3) % 10, 12).float()
+
+
+def test_real_digit_accuracy_reads_q_on_the_images_and_matches_codes_to_labels():
+    from genmodels.data import ImageSet
+
+    model = genmodels.create("infogan", **TINY)
+    model.discriminator.heads = brightness_as_code  # an instance attribute: the method's place
+    labels = torch.arange(250) % 10
+    images = (labels * 255 / 9).round().to(torch.uint8).view(-1, 1, 1, 1).expand(-1, 1, 28, 28)
+    data = ImageSet(images.contiguous(), labels, name="brightness/test")
+    result = real_digit_accuracy(model, data, batch_size=64)  # uneven batches
+    assert result["accuracy"] == 1.0 and result["n"] == 250
+    assert result["matching"] == {(k + 3) % 10: k for k in range(10)}
+    flipped = ImageSet(images.contiguous(), (labels + torch.arange(250) % 2) % 10, name="half/test")
+    assert real_digit_accuracy(model, flipped)["accuracy"] == pytest.approx(0.5, abs=0.05)
+    with pytest.raises(ValueError, match="no labels"):
+        real_digit_accuracy(model, ImageSet(images.contiguous(), None, name="unlabelled"))
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,10 @@
 - `mnist[styles=thick/invert/red]`, `mnist[styles=thick/invert|red/green/blue]`: random styles
   per row as binary `attributes` for StarGAN, with label sets separated by "|" (`styles`);
 - `celeba:DIR[attributes=Black_Hair/Blond_Hair/Male]`: keep only those columns of an
-  `attributes` field (any set that has one, styled mnist included).
+  `attributes` field (any set that has one, styled mnist included);
+- `mnist-full[labelled=100]`: a semi-supervised training set (`add_labelled_copies`): the labels of
+  N rows balanced over the classes are the only ones to be read, their copies marked by a
+  `labelled` field fill half the set.
 
 Options combine (`mnist[classes=0-4, invert]`). Everything is a pure function of the name and the
 split: no randomness outside seeded generators, nothing downloaded.
@@ -60,11 +63,12 @@ def parse_classes(text: str) -> list[int]:
 
 def apply_options(data: ImageSet, options: dict[str, str], spec: str, split: str = "train") -> ImageSet:
     known = {"classes", "invert", "captions", "patches", "patch_size", "domains", "styles", "attributes"}
+    known.add("labelled")
     unknown = set(options) - known
     if unknown:
         raise DataError(
             f"{spec}: unknown option(s) {', '.join(sorted(unknown))}; known: classes=..., invert, "
-            "captions, patches=K, patch_size=P, domains=A/B, styles=A/B|C/D, attributes=A/B"
+            "captions, patches=K, patch_size=P, domains=A/B, styles=A/B|C/D, attributes=A/B, labelled=N"
         )
     if "classes" in options:
         if data.labels is None:
@@ -110,8 +114,38 @@ def apply_options(data: ImageSet, options: dict[str, str], spec: str, split: str
             _positive(options.get("patches") or "3", "patches", spec),
             _positive(options.get("patch_size") or "10", "patch_size", spec),
         )
+    if "labelled" in options:
+        data = add_labelled_copies(data, _positive(options["labelled"], "labelled", spec), spec)
     split_name = data.name.rsplit("/", 1)[-1] if "/" in data.name else None
     return data.replace(name=f"{spec}/{split_name}" if split_name else spec)
+
+
+def add_labelled_copies(data: ImageSet, n: int, spec: str) -> ImageSet:
+    """A semi-supervised training set with `n` labelled examples, as the one trainer can stream it.
+
+    The n rows are balanced over the classes: the first row of each class, then the second of
+    each, and so on (100 labels of ten digits: the first ten of every digit). Every original row
+    stays, with `labelled` = 0: a model reads its image, never its label. Copies of the n rows are
+    appended with `labelled` = 1, repeated until they are as many as the originals, so each random
+    batch holds about as many labelled rows as unlabelled ones (the papers' second, labelled
+    minibatch per step, drawn from the same stream)."""
+    if data.labels is None:
+        raise DataError(f"{spec}: labelled= needs a labelled data set; {data.name} has no labels")
+    if n > len(data):
+        raise DataError(f"{spec}: labelled={n} is more than the {len(data)} rows of {data.name}")
+    labels = data.labels.long()
+    # Each row's rank within its class: sorting by (rank, class) interleaves the classes.
+    order = torch.argsort(labels, stable=True)
+    rank = torch.empty_like(labels)
+    counts = torch.bincount(labels)
+    starts = torch.cumsum(counts, 0) - counts
+    rank[order] = torch.arange(len(labels)) - starts[labels[order]]
+    chosen = torch.argsort(rank * (int(labels.max()) + 1) + labels, stable=True)[:n]
+    copies = chosen.repeat(-(-len(data) // n))[: max(len(data), n)]
+    rows = torch.cat([torch.arange(len(data)), copies])
+    flag = torch.cat([torch.zeros(len(data), dtype=torch.uint8), torch.ones(len(copies), dtype=torch.uint8)])
+    subset = data.subset(rows)
+    return subset.replace(fields={**subset.fields, "labelled": flag})
 
 
 def select_attributes(data: ImageSet, text: str, spec: str) -> ImageSet:

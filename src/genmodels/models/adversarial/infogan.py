@@ -53,18 +53,22 @@ import itertools
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from genmodels.data import to_unit
+from genmodels.data import View, ordered_batches, to_unit
+from genmodels.evaluation.clustering import confusion_matrix, hungarian_accuracy
 from genmodels.models.adversarial.base import AdversarialModel, dcgan_init
 from genmodels.models.adversarial.dcgan import doublings, downsampling, upsampling
 from genmodels.models.adversarial.losses import GeneratorLoss, generator_loss
 from genmodels.models.base import Logs, ModelConfig, Objective
 from genmodels.registry import register
+
+if TYPE_CHECKING:
+    from genmodels.data import ImageSet
 
 HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 
@@ -247,6 +251,16 @@ class InfoGAN(AdversarialModel):
         info, logs = self.information(q, category, continuous)
         return adversarial + info, {"adversarial": adversarial.detach(), **logs}
 
+    @torch.no_grad()
+    def infer_category(self, x: Tensor) -> Tensor:
+        """argmax_k Q(c_cat = k | x) for images x in [-1, 1]: the categorical code read off real images."""
+        was_training = self.training
+        self.eval()
+        try:
+            return self.discriminator.heads(x)[1][:, : self.config.categories].argmax(1)
+        finally:
+            self.train(was_training)
+
     # -- sampling and pictures -------------------------------------------------------------------
     @torch.no_grad()
     def decode(self, inputs: Tensor) -> Tensor:
@@ -307,32 +321,40 @@ def categorical_code_accuracy(
     generator: torch.Generator | None = None,
     num_classes: int = 10,
 ) -> dict[str, Any]:
-    """How well the categorical code recovers the digit classes (the paper: about 5% error).
+    """How well the categorical code controls the digit class of the samples.
 
     For each code value k, `n_per_code` samples with c_cat = k are classified (`classify` takes
     images in [0, 1], [N, C, H, W], and returns integer labels [N]); the K x `num_classes` confusion
     matrix code -> predicted class is matched one-to-one by the Hungarian algorithm (most matches),
     and the accuracy is the share of samples whose class is their code's match."""
-    from scipy.optimize import linear_sum_assignment
-
     was_training = model.training
     model.eval()
+    codes, labels = [], []
     try:
-        confusion = torch.zeros(model.config.categories, num_classes, dtype=torch.long)
         for k in range(model.config.categories):
             images = model.sample(n_per_code, condition={"category": k}, generator=generator)
-            labels = torch.as_tensor(classify(to_unit(images, "symmetric"))).long().cpu()
-            if len(labels) != n_per_code or labels.min() < 0 or labels.max() >= num_classes:
+            predicted = torch.as_tensor(classify(to_unit(images, "symmetric"))).long().cpu()
+            if len(predicted) != n_per_code or predicted.min() < 0 or predicted.max() >= num_classes:
                 raise ValueError(f"classify must return {n_per_code} labels in 0..{num_classes - 1}")
-            confusion[k] += torch.bincount(labels, minlength=num_classes)
+            codes.append(torch.full_like(predicted, k))
+            labels.append(predicted)
     finally:
         model.train(was_training)
-    codes, classes = linear_sum_assignment(confusion.numpy(), maximize=True)
-    matched = int(confusion[codes, classes].sum())
-    total = int(confusion.sum())
-    return {
-        "accuracy": matched / total,
-        "matching": {int(k): int(c) for k, c in zip(codes, classes, strict=True)},
-        "confusion": confusion.tolist(),
-        "n": total,
-    }
+    confusion = confusion_matrix(torch.cat(codes), torch.cat(labels), model.config.categories, num_classes)
+    return hungarian_accuracy(confusion)
+
+
+def real_digit_accuracy(model: InfoGAN, data: ImageSet, *, batch_size: int = 500) -> dict[str, Any]:
+    """The categorical code as an unsupervised classifier of real digits, the paper's reading ("5%
+    error"): Q's most probable code for each image of `data` (grey levels in [-1, 1]), matched
+    one-to-one to the labels by the Hungarian algorithm."""
+    if data.labels is None:
+        raise ValueError(f"{data.name} has no labels to match the codes with")
+    num_classes = int(data.labels.max()) + 1
+    codes = torch.cat(
+        [
+            model.infer_category(batch["x"].to(model.device)).cpu()
+            for batch in ordered_batches(data, View("symmetric", pad=model.default_view().pad), batch_size)
+        ]
+    )
+    return hungarian_accuracy(confusion_matrix(codes, data.labels, model.config.categories, num_classes))

@@ -1,1 +1,1 @@
-from genmodels.models.latent import aae, vae  # noqa: F401  (registers the models)
+from genmodels.models.latent import aae, categorical_aae, vae  # noqa: F401  (registers the models)
