@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import torch
-from rows import append_row, trained
+from rows import append_row, shown, trained
 
 import genmodels
 from genmodels.evaluation.parzen import model_parzen_window
@@ -45,13 +45,14 @@ def measure(run: Path, samples: int) -> dict:
     paper = PAPERS.get(model.name)
     return {
         "model": model.name,
-        "run": str(run),
+        "run": str(shown(run)),
         **{key: value for key, value in result.items() if key != "sigmas"},
         "paper": None if paper is None else {"value": paper[0], "error": paper[1], "source": paper[2]},
         "trained_on": f"{data}/{described['data']['split']}",
         **trained(run),
         "measure_seconds": round(time.perf_counter() - started, 1),
-        "command": f"python benchmarks/parzen.py {run}",
+        "command": f"genmodels train {model.name} --data {data} --preset {described['data']['preset']} "
+        f"--out {shown(run)} && python benchmarks/parzen.py {shown(run)}",
         "machine": f"{platform.machine()}, {torch.get_num_threads()} torch thread(s)",
         "date": time.strftime("%Y-%m-%d"),
     }

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 import torch
-from rows import append_row, metrics, trained
+from rows import append_row, metrics, shown, trained
 from safetensors.torch import load_file
 
 import genmodels
@@ -74,12 +74,6 @@ def learning_curve(run: Path, k: int, stride: int = 1) -> list[list[float]]:
     return curve
 
 
-def _shown(run: Path) -> Path:
-    """The run's path as a command from the repository's root names it."""
-    root = Path(__file__).resolve().parents[1]
-    return run.resolve().relative_to(root) if run.resolve().is_relative_to(root) else run
-
-
 def measure(run: Path, k: int, curve_k: int, vae_train_limit: int, curve_stride: int = 1) -> dict:
     model = genmodels.load(run)
     described = json.loads((run / "train.json").read_text())
@@ -91,7 +85,7 @@ def measure(run: Path, k: int, curve_k: int, vae_train_limit: int, curve_stride:
     val_rows = [row for row in metrics(run) if "val/loss" in row]
     row = {
         "model": name,
-        "run": str(_shown(run)),
+        "run": str(shown(run)),
         "paper_nll": paper,
         "paper_protocol": paper_protocol,
         "test_view": TEST_VIEW.describe(),
@@ -110,7 +104,7 @@ def measure(run: Path, k: int, curve_k: int, vae_train_limit: int, curve_stride:
         **logged,
         "epochs": round(logged["steps"] * described["train"]["batch_size"] / 50_000, 1),
         "command": f"genmodels train {name} --data mnist-full --preset {preset} "
-        f"--out {_shown(run)} && python benchmarks/reproduction.py {_shown(run)}",
+        f"--out {shown(run)} && python benchmarks/reproduction.py {shown(run)}",
         "machine": f"{platform.machine()}, 2 cores, {torch.get_num_threads()} torch thread(s)",
         "date": time.strftime("%Y-%m-%d"),
     }

@@ -24,3 +24,9 @@ def append_row(results: Path, row: dict) -> None:
     results.parent.mkdir(exist_ok=True)
     with results.open("a") as handle:
         handle.write(json.dumps(row) + "\n")
+
+
+def shown(run: Path) -> Path:
+    """The run's path as a command from the repository's root names it."""
+    root = Path(__file__).resolve().parents[1]
+    return run.resolve().relative_to(root) if run.resolve().is_relative_to(root) else run

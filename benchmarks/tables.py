@@ -289,7 +289,7 @@ def parzen_table() -> str:
         ours = f"**{row['parzen_log_likelihood']:.1f}** ± {row['parzen_standard_error']:.1f}"
         lines.append(
             f"| {label} | {shown} | {ours} | {row['parzen_sigma']:.3f} "
-            f"| {row['n_samples']:,} {row['kernels_on']} "
+            f"| {row['n_samples']:,} {row['kernels_on'].replace('|', '&#124;')} "
             f"| {row['steps']:,}, {_duration(row['train_seconds'])} | `{row['command']}` |"
         )
     return "\n".join(lines)
