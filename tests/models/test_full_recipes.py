@@ -25,6 +25,18 @@ def test_every_likelihood_model_has_a_full_recipe_that_stops_on_val(name):
     assert 0 < recipe["max_minutes"] <= (120 if name in ("pixelcnn", "pixelrnn") else 60)
 
 
+SAMPLERS = ["gan", "dcgan", "infogan"]
+
+
+@pytest.mark.parametrize("name", SAMPLERS)
+def test_the_samplers_full_recipes_are_an_hour_with_snapshots_and_a_constant_rate(name):
+    cls = model_classes()[name]
+    cls.create("full")  # the preset builds
+    recipe = cls.recipes["full"]
+    assert recipe["max_minutes"] == 60 and recipe["snapshot_every"] > 0 and recipe["checkpoint_every"] > 0
+    assert "lr_decay" not in recipe and "val_split" not in recipe  # as their papers: no schedule, no val loss
+
+
 def test_a_full_recipe_run_validates_on_val_and_is_scored_stochastically(tmp_path):
     run = tmp_path / "run"
     genmodels.train(
