@@ -271,3 +271,30 @@ def test_grey_level_decoder_and_conditional_sampling_checks():
     torch.testing.assert_close(draws * 255, (draws * 255).round())  # on the 256-level grid
     with pytest.raises(ValueError, match="no components"):
         genmodels.create("aae", image_shape=(1, 8, 8), prior="normal").sample(2, condition=1)
+
+
+def test_a_gaussian_encoder_draws_its_codes_and_encodes_by_the_mean(tmp_path):
+    model = genmodels.create("aae", **TINY_AAE, image_shape=(1, 8, 8), encoder="gaussian", batch_norm=True)
+    assert any(isinstance(layer, torch.nn.BatchNorm1d) for layer in model.encoder.modules())
+    assert any(isinstance(layer, torch.nn.BatchNorm1d) for layer in model.decoder.modules())
+    model.eval()
+    x = (torch.rand(16, 1, 8, 8, generator=_generator()) > 0.5).float()
+    mean = model.encode(x)
+    assert mean.shape == (16, 2) and torch.equal(mean, model.encode(x))  # the mean: no draw
+    torch.manual_seed(0)
+    first = model.code(x)
+    torch.manual_seed(1)
+    second = model.code(x)
+    assert not torch.equal(first, second)
+    # z = μ + σ ε: the draws scatter around the mean with the encoder's σ, and σ gets gradients.
+    mu, logvar = model.encoder(x).chunk(2, dim=1)
+    torch.manual_seed(0)
+    torch.testing.assert_close(first, mu + torch.exp(0.5 * logvar) * torch.randn_like(mu))
+    model.train()
+    loss, _ = model.reconstruction_step({"x": x})
+    loss.backward()
+    last = [m for m in model.encoder.modules() if isinstance(m, torch.nn.Linear)][-1]
+    assert last.weight.grad[2:].abs().sum() > 0  # the log-variance rows learn
+    save_model(model, tmp_path / "m")
+    loaded = load_model(tmp_path / "m").eval()
+    assert torch.equal(loaded.encode(x), model.eval().encode(x))

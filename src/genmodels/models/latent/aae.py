@@ -39,8 +39,14 @@ each row's index; mnist's train split is in a stratified random order, so the fi
 
 A test digit is then classified by the part its code falls in (`prior.component_of`):
 `component_agreement` and `semi_supervised_error` below. This is the label-regularised AAE of
-the paper's Fig. 4, not its Section 5 semi-supervised architecture (a categorical and a style code
-with two discriminators) whose 1.90% error on MNIST with 100 labels is not comparable.
+the paper's Fig. 4; its Section 5 semi-supervised architecture (a categorical and a style code
+with two discriminators) is `aae-categorical` (`categorical_aae.py`).
+
+The encoder (the paper's Section 2 lists three choices): `encoder = "deterministic"`, z = E(x), the
+default above; or `"gaussian"`, q(z | x) = N(μ(x), diag σ²(x)) sampled by reparameterisation
+z = μ + σ ε in all three phases, which spreads each digit's code over a small cloud, so q(z) is a
+smooth density the discriminator can match rather than 50,000 points (`encode` returns μ).
+`batch_norm` normalises the hidden layers of the encoder and the decoder.
 """
 
 from __future__ import annotations
@@ -70,6 +76,8 @@ class AAEConfig(ModelConfig):
     hidden: tuple[int, ...] = (1000, 1000)  # encoder widths (the decoder mirrors them)
     discriminator_hidden: tuple[int, ...] = (1000, 1000)
     activation: Literal["relu", "tanh", "elu", "softplus"] = "relu"
+    encoder: Literal["deterministic", "gaussian"] = "deterministic"  # z = E(x), or z ~ N(μ(x), σ²(x))
+    batch_norm: bool = False  # in the encoder's and the decoder's hidden layers
     labels: Literal["none", "supervised", "semi_supervised"] = "none"
     labelled: int = 100  # semi_supervised: the first this many rows of the training set are labelled
     num_classes: int = 10  # K: the prior's parts, one per class
@@ -132,13 +140,16 @@ class AAE(GenerativeModel):
             raise ConfigError(f"aae config: labelled must be >= 0, got {config.labelled}")
         self.likelihood = pixel_likelihood(config.levels)
         out_channels, self.head = pixel_head(colours, config.levels, config.categorical_features)
+        # A Gaussian encoder emits μ and log σ² for each code dimension.
+        code_size = config.latent_dim * (2 if config.encoder == "gaussian" else 1)
         self.encoder, self.decoder = mlp_encoder_decoder(
             config.image_shape,
             config.hidden,
-            config.latent_dim,
+            code_size,
             config.latent_dim,
             out_channels,
             ACTIVATIONS[config.activation],
+            config.batch_norm,
         )
         # D sees the code, and with labels a one-hot of K classes plus the "no label" slot.
         self.label_slots = 0 if config.labels == "none" else config.num_classes + 1
@@ -151,6 +162,14 @@ class AAE(GenerativeModel):
     def logits(self, z: Tensor) -> Tensor:
         """Parameters of p_G(x | z), shaped for the pixel likelihood."""
         return decoder_logits(self.decoder, self.head, z, self.config.image_shape, self.config.levels)
+
+    def code(self, x: Tensor) -> Tensor:
+        """The code the three phases use: E(x), or a draw μ(x) + σ(x) ε of the Gaussian encoder."""
+        out = self.encoder(x)
+        if self.config.encoder == "deterministic":
+            return out
+        mu, logvar = out.chunk(2, dim=1)
+        return mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
 
     def critic(self, z: Tensor, slots: Tensor | None) -> Tensor:
         """D's logit for codes z, with their label slots (K = "no label") when trained with labels."""
@@ -188,14 +207,14 @@ class AAE(GenerativeModel):
     # -- the three objectives --------------------------------------------------------------------
     def reconstruction_step(self, batch: dict[str, Tensor]) -> tuple[Tensor, Logs]:
         x = batch["x"]
-        recon = -self.likelihood.log_prob(self.logits(self.encoder(x)), x).mean()
+        recon = -self.likelihood.log_prob(self.logits(self.code(x)), x).mean()
         return recon, {"nll": recon.detach()}
 
     def discriminator_step(self, batch: dict[str, Tensor]) -> tuple[Tensor, Logs]:
         x = batch["x"]
         slots = self.slots(batch)
         with torch.no_grad():
-            codes = self.encoder(x)
+            codes = self.code(x)
         real_logits = self.critic(self.prior_sample(slots, len(x)), slots)
         fake_logits = self.critic(codes, slots)
         loss = discriminator_loss(real_logits, fake_logits)
@@ -208,7 +227,7 @@ class AAE(GenerativeModel):
         return loss, logs
 
     def generator_step(self, batch: dict[str, Tensor]) -> tuple[Tensor, Logs]:
-        fake_logits = self.critic(self.encoder(batch["x"]), self.slots(batch))
+        fake_logits = self.critic(self.code(batch["x"]), self.slots(batch))
         return generator_loss(fake_logits, self.config.generator_loss), {}
 
     def objectives(self) -> list[Objective]:
@@ -237,8 +256,8 @@ class AAE(GenerativeModel):
     # -- latent-variable model -------------------------------------------------------------------
     @torch.no_grad()
     def encode(self, x: Tensor) -> Tensor:
-        """The code z = E(x)."""
-        return self.encoder(x)
+        """The code z = E(x) (the mean μ(x) of a Gaussian encoder)."""
+        return self.encoder(x)[:, : self.config.latent_dim]
 
     @torch.no_grad()
     def decode(self, z: Tensor) -> Tensor:

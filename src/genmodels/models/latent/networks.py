@@ -14,13 +14,15 @@ from torch import Tensor, nn
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU, "softplus": nn.Softplus}
 
 
-def mlp(sizes: list[int], activation: type[nn.Module]) -> nn.Sequential:
-    """Linear layers of the given sizes with `activation` between them (none after the last)."""
+def mlp(sizes: list[int], activation: type[nn.Module], batch_norm: bool = False) -> nn.Sequential:
+    """Linear layers of the given sizes with `activation` between them (none after the last),
+    batch-normalised before each activation when `batch_norm`."""
     layers: list[nn.Module] = []
     for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
-        layers.append(nn.Linear(n_in, n_out))
-        if i < len(sizes) - 2:
-            layers.append(activation())
+        hidden = i < len(sizes) - 2
+        layers.append(nn.Linear(n_in, n_out, bias=not (hidden and batch_norm)))
+        if hidden:
+            layers += [nn.BatchNorm1d(n_out), activation()] if batch_norm else [activation()]
     return nn.Sequential(*layers)
 
 
@@ -38,12 +40,13 @@ def mlp_encoder_decoder(
     latent_dim: int,
     out_channels: int,
     activation: type[nn.Module],
+    batch_norm: bool = False,
 ) -> tuple[nn.Sequential, nn.Sequential]:
     """An MLP encoder image -> `code_size` numbers, and its mirror latent_dim -> decoder features."""
     c, h, w = image_shape
-    encoder = nn.Sequential(nn.Flatten(), mlp([c * h * w, *hidden, code_size], activation))
+    encoder = nn.Sequential(nn.Flatten(), mlp([c * h * w, *hidden, code_size], activation, batch_norm))
     decoder = nn.Sequential(
-        mlp([latent_dim, *reversed(hidden), out_channels * h * w], activation),
+        mlp([latent_dim, *reversed(hidden), out_channels * h * w], activation, batch_norm),
         nn.Unflatten(1, (out_channels, h, w)),
     )
     return encoder, decoder
