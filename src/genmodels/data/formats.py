@@ -17,6 +17,7 @@ import torch
 from PIL import Image
 
 from genmodels.data.dataset import DataError, ImageSet
+from genmodels.data.storage import cache_key, choose_storage, mapped_images
 
 IDX_SPLITS = ("train", "test")
 # The file stems MNIST and Fashion-MNIST ship under, per split; `_idx_candidates` adds the dotted
@@ -170,7 +171,7 @@ def _read_idx(path: Path, ndim: int) -> np.ndarray:
 # Image folders
 
 
-def load_image_folder(directory: str | Path, split: str | None = None) -> ImageSet:
+def load_image_folder(directory: str | Path, split: str | None = None, storage: str = "auto") -> ImageSet:
     """A folder of image files (png, jpg, jpeg, bmp, gif, webp, tif, tiff; any case), read with Pillow.
 
     If `split` is given and `directory/<split>/` exists, that subfolder is read; otherwise
@@ -179,7 +180,10 @@ def load_image_folder(directory: str | Path, split: str | None = None) -> ImageS
     names are `class_names` and whose indices are the labels; not both. Hidden entries (names
     starting with ".") and files with other extensions are ignored. Images are one grey channel
     if every image is mode "L" or "1", else all are converted to RGB (alpha dropped); all must
-    have the same size.
+    have the same size (checked from the headers before anything is decoded).
+
+    `storage` ("auto", "memory", "cache"; `folder:DIR[storage=cache]`): decode into memory, or once
+    into a memory-mapped cache file for a folder larger than memory (`genmodels.data.storage`).
     """
     root = _require_directory(Path(directory))
     folder, name = root, f"folder:{root}"
@@ -192,9 +196,14 @@ def load_image_folder(directory: str | Path, split: str | None = None) -> ImageS
         if split_folders:
             raise _error(root, f"has split folders {', '.join(split_folders)} but no {split!r} folder")
     files, labels, class_names = _list_images(folder)
-    images = _stack_images(files)
+    shape = _header_shape(files)
+    if choose_storage(storage, math.prod(shape), name) == "memory":
+        images = torch.from_numpy(_stack_images(files, shape[1]))
+    else:
+        key = cache_key(files, str(folder.resolve()), "folder")
+        images = mapped_images(key, shape, lambda start, stop: _stack_images(files[start:stop], shape[1]))
     return ImageSet(
-        torch.from_numpy(images),
+        images,
         None if labels is None else torch.from_numpy(labels),
         name,
         class_names,
@@ -253,8 +262,33 @@ def _read_image(path: Path) -> np.ndarray:
     return array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
 
 
-def _stack_images(files: list[Path]) -> np.ndarray:
-    """Read every file into one uint8 [N, C, H, W] array, greyscale widened to RGB if any is colour."""
+def _header_shape(files: list[Path]) -> tuple[int, int, int, int]:
+    """[N, C, H, W] of the folder from the files' headers (nothing decoded): C = 3 if any image is
+    colour; every image must have the first one's size."""
+    channels, first = 1, None
+    for path in files:
+        try:
+            with Image.open(path) as image:
+                mode, size = image.mode, image.size
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+            raise _error(path, f"is not a readable image ({exc})") from exc
+        if mode not in _GREY_MODES:
+            channels = 3
+        if first is None:
+            first = size
+        elif size != first:
+            raise _error(
+                path,
+                f"is {size[0]}x{size[1]} pixels (width x height) but the first image, {files[0]}, is "
+                f"{first[0]}x{first[1]}; all images must be the same size",
+            )
+    assert first is not None  # _list_images refuses a folder without images
+    return len(files), channels, first[1], first[0]
+
+
+def _stack_images(files: list[Path], channels: int | None = None) -> np.ndarray:
+    """Read the files into one uint8 [N, C, H, W] array, greyscale widened to RGB if any is colour
+    (or to `channels`, what the whole folder has, when reading it in chunks)."""
     arrays = []
     for path in files:
         array = _read_image(path)
@@ -266,6 +300,6 @@ def _stack_images(files: list[Path]) -> np.ndarray:
                 f"{first_width}x{first_height}; all images must be the same size",
             )
         arrays.append(array)
-    channels = max(array.shape[0] for array in arrays)
+    channels = channels or max(array.shape[0] for array in arrays)
     # Pillow's L -> RGB conversion repeats the grey level in every channel; broadcasting does the same.
     return np.stack([np.broadcast_to(array, (channels, *array.shape[1:])) for array in arrays])
