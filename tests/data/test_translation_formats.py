@@ -161,3 +161,15 @@ def test_celeba_errors(tmp_path):
     (root / "list_eval_partition.txt").write_text("000001.jpg 0\n000002.jpg 0\n")
     with raises_naming(root / "list_eval_partition.txt", "no split for 2 listed image(s)", "000003.jpg"):
         load_celeba(root, "train")
+
+
+@pytest.mark.parametrize("kind", ["celeba", "unpaired"])
+def test_celeba_and_unpaired_folders_stream_from_the_cache_with_the_same_rows(tmp_path, kind):
+    from genmodels.data import load_dataset
+
+    root = write_celeba(tmp_path / "celeba") if kind == "celeba" else write_unpaired(tmp_path / "pairs")
+    size = "size=8, " if kind == "celeba" else ""
+    memory = load_dataset(f"{kind}:{root}[{size}storage=memory]", "train")
+    cached = load_dataset(f"{kind}:{root}[{size}storage=cache]", "train")
+    assert torch.equal(memory.images, cached.images) and memory.fields.keys() == cached.fields.keys()
+    assert all(torch.equal(memory.fields[key], cached.fields[key]) for key in memory.fields)

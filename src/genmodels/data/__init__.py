@@ -69,7 +69,11 @@ def _formats() -> dict[str, Callable[..., ImageSet]]:
 # Options that a format's loader consumes itself, because they decide how files are read (CelebA's
 # faces are resized as they are read: reading them whole first would not fit in memory), as
 # (name, type); every other option is a derived view (`derived.apply_options`).
-_LOADER_OPTIONS: dict[str, dict[str, type]] = {"celeba": {"size": int}, "folder": {"storage": str}}
+_LOADER_OPTIONS: dict[str, dict[str, type]] = {
+    "celeba": {"size": int, "storage": str},
+    "folder": {"storage": str},
+    "unpaired": {"storage": str},
+}
 
 
 def dataset_names() -> list[str]:

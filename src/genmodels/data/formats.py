@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 
 from genmodels.data.dataset import DataError, ImageSet
-from genmodels.data.storage import cache_key, choose_storage, mapped_images
+from genmodels.data.storage import stored_images
 
 IDX_SPLITS = ("train", "test")
 # The file stems MNIST and Fashion-MNIST ship under, per split; `_idx_candidates` adds the dotted
@@ -197,11 +197,15 @@ def load_image_folder(directory: str | Path, split: str | None = None, storage: 
             raise _error(root, f"has split folders {', '.join(split_folders)} but no {split!r} folder")
     files, labels, class_names = _list_images(folder)
     shape = _header_shape(files)
-    if choose_storage(storage, math.prod(shape), name) == "memory":
-        images = torch.from_numpy(_stack_images(files, shape[1]))
-    else:
-        key = cache_key(files, str(folder.resolve()), "folder")
-        images = mapped_images(key, shape, lambda start, stop: _stack_images(files[start:stop], shape[1]))
+    images = stored_images(
+        name,
+        files,
+        shape,
+        lambda start, stop: _stack_images(files[start:stop], shape[1]),
+        storage,
+        str(folder.resolve()),
+        "folder",
+    )
     return ImageSet(
         images,
         None if labels is None else torch.from_numpy(labels),

@@ -61,9 +61,29 @@ def cache_key(files: Sequence[Path], *parts: str) -> str:
     """A key that changes when any file's name, size or modification time does."""
     digest = hashlib.sha256("\0".join(parts).encode())
     for path in files:
-        status = path.stat()
+        try:
+            status = path.stat()
+        except FileNotFoundError:  # the reader names it when it comes to the row
+            digest.update(f"\0{path}\0missing".encode())
+            continue
         digest.update(f"\0{path}\0{status.st_size}\0{status.st_mtime_ns}".encode())
     return digest.hexdigest()[:16]
+
+
+def stored_images(
+    source: str,
+    files: Sequence[Path],
+    shape: tuple[int, int, int, int],
+    read_rows: Callable[[int, int], np.ndarray],
+    storage: str,
+    *key_parts: str,
+) -> Tensor:
+    """The images of `files` ([N, C, H, W] = `shape`, rows read by `read_rows(start, stop)`) in
+    memory or in the cache, as `storage` says ("auto": by size); `key_parts` name what else decides
+    the pixels (the folder, the split, a resize)."""
+    if choose_storage(storage, math.prod(shape), source) == "memory":
+        return torch.from_numpy(read_rows(0, shape[0]))
+    return mapped_images(cache_key(files, *key_parts), shape, read_rows)
 
 
 def mapped_images(

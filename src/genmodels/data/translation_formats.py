@@ -20,7 +20,15 @@ import torch
 from PIL import Image, ImageOps
 
 from genmodels.data.dataset import ImageSet
-from genmodels.data.formats import IMAGE_EXTENSIONS, _error, _image_files, _require_directory, _stack_images
+from genmodels.data.formats import (
+    IMAGE_EXTENSIONS,
+    _error,
+    _header_shape,
+    _image_files,
+    _require_directory,
+    _stack_images,
+)
+from genmodels.data.storage import stored_images
 
 UNPAIRED_SPLITS = {"train": ("trainA", "trainB"), "test": ("testA", "testB")}
 CELEBA_ATTRIBUTES_FILE = "list_attr_celeba.txt"
@@ -34,8 +42,9 @@ CELEBA_SIZE = 64
 # unpaired:DIR
 
 
-def load_unpaired(directory: str | Path, split: str) -> ImageSet:
-    """Images of domains A and B for `split` ("train" or "test"), alternating, with field `domain`."""
+def load_unpaired(directory: str | Path, split: str, storage: str = "auto") -> ImageSet:
+    """Images of domains A and B for `split` ("train" or "test"), alternating, with field `domain`;
+    in memory or in the memory-mapped cache (`storage`, as for `folder:DIR`)."""
     root = _require_directory(Path(directory))
     if split not in UNPAIRED_SPLITS:
         raise _error(
@@ -53,15 +62,26 @@ def load_unpaired(directory: str | Path, split: str) -> ImageSet:
         if not files:
             raise _error(folder, f"holds no images (looked for {', '.join(IMAGE_EXTENSIONS)})")
         per_domain.append(files)
-    # One stack for both domains: one size and one channel count across A and B.
-    images = _stack_images([file for files in per_domain for file in files])
     domain = torch.repeat_interleave(torch.arange(2), torch.tensor([len(files) for files in per_domain]))
     # Rows alternate A, B, A, B, ... (the longer domain's rest at the end), so that the first rows,
     # which sample grids and figures translate, hold both domains.
     rank = torch.cat([torch.arange(len(files)) for files in per_domain])
     order = torch.argsort(rank * 2 + domain, stable=True)
+    everything = [file for files in per_domain for file in files]
+    ordered = [everything[row] for row in order.tolist()]
+    shape = _header_shape(ordered)  # one size and one channel count across A and B
+    images = stored_images(
+        f"unpaired:{root}/{split}",
+        ordered,
+        shape,
+        lambda start, stop: _stack_images(ordered[start:stop], shape[1]),
+        storage,
+        str(root.resolve()),
+        split,
+        "unpaired",
+    )
     return ImageSet(
-        torch.from_numpy(images)[order],
+        images,
         None,
         f"unpaired:{root}/{split}",
         fields={"domain": domain[order]},
@@ -73,9 +93,12 @@ def load_unpaired(directory: str | Path, split: str) -> ImageSet:
 # celeba:DIR
 
 
-def load_celeba(directory: str | Path, split: str, size: int = CELEBA_SIZE) -> ImageSet:
+def load_celeba(
+    directory: str | Path, split: str, size: int = CELEBA_SIZE, storage: str = "auto"
+) -> ImageSet:
     """CelebA faces of `split` ("train", "val", "test" from `list_eval_partition.txt`, or "all"),
-    centre-cropped and resized to `size` x `size`, with their 40 binary attributes."""
+    centre-cropped and resized to `size` x `size`, with their 40 binary attributes; in memory or, for
+    the 202,599 faces at 128 or 256 pixels, in the memory-mapped cache (`storage`)."""
     root = _require_directory(Path(directory))
     if size < 1:
         raise _error(root, f"size={size}; the faces need a size of at least 1 pixel")
@@ -84,9 +107,20 @@ def load_celeba(directory: str | Path, split: str, size: int = CELEBA_SIZE) -> I
     if not keep:
         raise _error(root, f"split {split!r} holds no images")
     image_folder = root / CELEBA_IMAGE_FOLDER if (root / CELEBA_IMAGE_FOLDER).is_dir() else root
-    images = np.stack([_read_face(image_folder / files[row], size) for row in keep])
+    faces = [image_folder / files[row] for row in keep]
+    images = stored_images(
+        f"celeba:{root}/{split}",
+        faces,
+        (len(faces), 3, size, size),
+        lambda start, stop: np.stack([_read_face(face, size) for face in faces[start:stop]]),
+        storage,
+        str(root.resolve()),
+        split,
+        str(size),
+        "celeba",
+    )
     return ImageSet(
-        torch.from_numpy(images),
+        images,
         None,
         f"celeba:{root}/{split}",
         fields={"attributes": torch.from_numpy((values[keep] > 0).astype(np.float32))},
