@@ -268,3 +268,43 @@ def test_short_training_run_on_the_digits(tmp_path):
     assert _mean_image_error(trained, real_mean) < 0.3 * _mean_image_error(initial, real_mean)
     names = sorted(path.name for path in (tmp_path / "samples").iterdir())
     assert names == ["final.png", "stage_4x4.png", "stage_8x8.png"]
+
+
+# -- the papers' resolutions -------------------------------------------------------------------------
+PHOTOS_256 = "photos[size=256, n=8, colour]"
+TINY_256 = {"latent_dim": 8, "channels": 4, "channel_base": 64, "stabilise_steps": 1, "fade_steps": 2}
+
+
+def test_grows_to_256_with_a_grid_per_stage_and_resumes_in_the_middle_of_a_stage(tmp_path, monkeypatch):
+    # 4x4 for 1 step, then six doublings of 2 fade steps and 1 stabilise step: 19 steps to 256x256.
+    settings = {"steps": 19, "batch_size": 4, "checkpoint_every": 2, "log_every": 19, "num_samples": 4}
+    quiet = {"progress": False, "tensorboard": False, "view": "symmetric"}
+    whole, broken = tmp_path / "whole", tmp_path / "broken"
+    genmodels.train("progan", PHOTOS_256, config=TINY_256, out=whole, **settings, **quiet)
+    grids = {path.name for path in (whole / "samples").iterdir()}
+    assert {f"stage_{side}x{side}.png" for side in (4, 8, 16, 32, 64, 128, 256)} <= grids
+    model = genmodels.load(whole)
+    assert (model.resolution, model.alpha) == (256, 1.0) and model.sample(2).shape == (2, 3, 256, 256)
+
+    original = ProGAN.on_step
+
+    def stop_at_step_14(self, step):
+        if step == 14:  # the 128x128 fade runs over steps 13..14
+            raise KeyboardInterrupt("simulated kill")
+        original(self, step)
+
+    monkeypatch.setattr(ProGAN, "on_step", stop_at_step_14)
+    with pytest.raises(KeyboardInterrupt):
+        genmodels.train("progan", PHOTOS_256, config=TINY_256, out=broken, **settings, **quiet)
+    monkeypatch.undo()
+    assert latest_checkpoint(broken).name == "step_0000014"
+    assert resume(broken).steps == 19
+    a, b = load_file(str(whole / "model.safetensors")), load_file(str(broken / "model.safetensors"))
+    assert all(torch.equal(a[name], b[name]) for name in a)
+
+
+def test_the_paper_preset_follows_the_papers_channels_up_to_1024():
+    # Table 2: 512 feature maps from 4x4 to 32x32, then 256, 128, 64, 32 and 16 at 1024x1024.
+    config = ProGAN.make_config("paper", image_shape=(3, 1024, 1024))
+    assert config.doublings == 8
+    assert [config.width(level) for level in range(9)] == [512, 512, 512, 512, 256, 128, 64, 32, 16]
