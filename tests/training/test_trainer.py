@@ -287,3 +287,14 @@ def test_cosine_decay_brings_the_learning_rate_to_zero(tmp_path, monkeypatch):
     assert seen[0] == pytest.approx(base) and seen[10] == pytest.approx(base / 2)
     assert seen[-1] == pytest.approx(base * 0.5 * (1 + math.cos(math.pi * 19 / 20)))
     assert all(a >= b for a, b in itertools.pairwise(seen))
+
+
+def test_one_process_can_train_again_with_another_precision(tmp_path):
+    # accelerate fixes its state at a process's first Accelerator: a second training asking for
+    # bf16 was refused ("AcceleratorState has already been initialized").
+    first = _train(tmp_path / "float32", steps=3, cpu=True)
+    second = _train(tmp_path / "bf16", steps=3, cpu=True, mixed_precision="bf16")
+    third = _train(tmp_path / "again", steps=3, cpu=True)
+    assert json.loads((tmp_path / "bf16" / "train.json").read_text())["train"]["mixed_precision"] == "bf16"
+    assert math.isfinite(second.last_logs["elbo/loss"])
+    assert third.last_logs == first.last_logs  # the float32 state came back, bit for bit

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
+import os
 import random
 import shutil
 import signal
@@ -163,8 +164,6 @@ class Trainer:
         val_data: ImageSet | None = None,
         data_spec: dict[str, Any] | None = None,
     ) -> None:
-        from accelerate import Accelerator  # imported here: the CLI's --help should not pay for it
-
         self.config, self.run_dir = config, Path(run_dir)
         self.view = view or model.default_view()
         model.check_view(self.view)
@@ -178,7 +177,7 @@ class Trainer:
         # `torchrun --nproc_per_node N` on a machine with no accelerator gave N independent
         # single-process runs, each writing the same run folder.
         cpu = config.cpu or not torch.accelerator.is_available()
-        self.accelerator = Accelerator(cpu=cpu, mixed_precision=config.mixed_precision)
+        self.accelerator = _accelerator(cpu, config.mixed_precision)
         self.distributed = self.accelerator.num_processes > 1
         self.model = model.to(self.accelerator.device)
         self.data, self.val_data = data, val_data
@@ -667,6 +666,20 @@ def _broadcast_object(value: Any) -> Any:
     holder = [value]
     torch.distributed.broadcast_object_list(holder, src=0)
     return holder[0]
+
+
+def _accelerator(cpu: bool, mixed_precision: str) -> Any:
+    """accelerate keeps one state per process, fixed by its first Accelerator: a later training in
+    the same process (a notebook, a script that trains twice) that asks for another precision was
+    refused, and one that asks for the accelerator after a CPU run would have stayed on the CPU.
+    A process that is not part of a launch starts each training from a clean state; the processes
+    of a launch keep theirs (their process group lives in it)."""
+    from accelerate import Accelerator  # imported here: the CLI's --help should not pay for it
+    from accelerate.state import AcceleratorState
+
+    if int(os.environ.get("WORLD_SIZE", "1")) == 1:
+        AcceleratorState._reset_state(reset_partial_state=True)
+    return Accelerator(cpu=cpu, mixed_precision=mixed_precision)
 
 
 def _seed_everything(seed: int) -> None:

@@ -78,7 +78,8 @@ def gradient_penalty(
     u = torch.rand(
         (real.shape[0],) + (1,) * (real.dim() - 1), generator=generator, device=real.device, dtype=real.dtype
     )
-    mixed = torch.lerp(fake.detach(), real.detach(), u).requires_grad_(True)
+    # In the real images' precision: under mixed precision G's images arrive in bf16 or fp16.
+    mixed = torch.lerp(fake.detach().to(real.dtype), real.detach(), u).requires_grad_(True)
     (gradient,) = torch.autograd.grad(critic(mixed).sum(), mixed, create_graph=True)
     norms = torch.linalg.vector_norm(gradient.flatten(1), dim=1)
     return (norms - target).pow(2).mean()
