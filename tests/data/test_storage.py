@@ -48,6 +48,7 @@ def _mapped_file(tensor: torch.Tensor) -> str | None:
 
 @pytest.mark.skipif(not Path("/proc/self/maps").is_file(), reason="reads /proc/self/maps (Linux)")
 def test_the_cache_holds_the_in_memory_pixels_and_auto_chooses_by_size(tmp_path, monkeypatch):
+    monkeypatch.setenv("GENMODELS_CACHE", str(tmp_path / "cache"))  # this test's caches only
     folder = _folder(tmp_path / "images", 12, 10)
     memory = load_dataset(f"folder:{folder}[storage=memory]", "train")
     cached = load_dataset(f"folder:{folder}[storage=cache]", "train")
