@@ -71,3 +71,18 @@ def test_cyclegan_paper_preset_at_256_on_unpaired_photos(tmp_path):
     model = genmodels.load(run)
     assert model.config.image_shape == (3, 256, 256) and model.config.residual_blocks == 9
     assert _losses(run) and all(math.isfinite(v) for v in _losses(run))
+
+
+def test_progan_grows_to_512_with_a_grid_per_stage(tmp_path):
+    # Beyond the fast test's 256: tiny channels, 1 stabilise and 2 fade steps a stage, 22 steps.
+    config = {"latent_dim": 8, "channels": 4, "channel_base": 64, "stabilise_steps": 1, "fade_steps": 2}
+    run = tmp_path / "progan"
+    options = {**QUIET, "num_samples": 4}
+    photos = "photos[size=512, n=4, colour]"
+    genmodels.train(
+        "progan", photos, config=config, steps=22, batch_size=4, out=run, view="symmetric", **options
+    )
+    grids = {path.name for path in (run / "samples").iterdir()}
+    assert {f"stage_{2**k}x{2**k}.png" for k in range(2, 10)} <= grids
+    model = genmodels.load(run)
+    assert (model.resolution, model.alpha) == (512, 1.0) and model.sample(1).shape == (1, 3, 512, 512)
