@@ -174,7 +174,7 @@ CASES = [
     ("evaluate", "path", "{empty}", "config.json: missing"),
     ("evaluate", "path", "{vae} --data digits --features {missing}", "nowhere: no such model folder"),
     ("evaluate", "path", "{cyclegan} --data digits[domains=thin/thick] --domain-classifier {missing} --content-classifier {missing} --samples 0", "nowhere"),
-    ("evaluate", "kind", "{vae}", "vae takes images (1, 8, 8), mnist/test gives (1, 28, 28): choose data of that size with --data; the run trained on digits"),
+    ("evaluate", "kind", "{vae} --data mnist", "vae takes images (1, 8, 8), mnist/test gives (1, 28, 28): choose data of that size with --data; the run trained on digits"),
     ("evaluate", "kind", "{cyclegan} --data digits[domains=thin/thick] --domain-classifier {vae} --content-classifier {vae}", "--domain-classifier"),
     ("evaluate", "kind", "{vae} --data digits --features {gan}", "a feature network must be a `classifier` run"),
     ("evaluate", "kind", "{vae} --data digits --features inception:{image}", "not a readable network"),
@@ -202,7 +202,7 @@ CASES = [
     ("score", "path", "{empty} --data digits", "config.json: missing"),
     ("score", "path", "{vae} --data digits --out {file}/scores.csv", "notes.txt"),
     ("score", "kind", "{gan} --data digits", "gan has no density"),
-    ("score", "kind", "{vae}", "takes images (1, 8, 8), mnist/test gives (1, 28, 28)"),
+    ("score", "kind", "{vae} --data mnist", "takes images (1, 8, 8), mnist/test gives (1, 28, 28)"),
     ("score", "name", "{vae} --data nope", "unknown data set 'nope'"),
     ("score", "name", "{vae} --data digits --view nope", "unknown data view 'nope'"),
     ("score", "number", "{vae} --data digits[classes=10]", "no class 10 in digits/test; it has 0-9"),
@@ -219,7 +219,7 @@ CASES = [
     ("classify", "path", "{empty} --data digits", "config.json: missing"),
     ("classify", "kind", "{vae} --data digits", "vae has no classes (num_classes=0)"),
     ("classify", "kind", "{gan} --data digits", "gan has no density"),
-    ("classify", "kind", "{nade10}", "takes images (1, 8, 8), mnist/test gives (1, 28, 28)"),
+    ("classify", "kind", "{nade10} --data mnist", "takes images (1, 8, 8), mnist/test gives (1, 28, 28)"),
     ("classify", "kind", "{nade10} --data noise[shape=1x8x8]", "has no labels"),
     ("classify", "name", "{nade10} --data nope", "unknown data set 'nope'"),
     ("classify", "number", "{nade10} --data digits[classes=0-10]", "no class 10 in digits/test"),
@@ -246,6 +246,8 @@ CASES = [
     # -- list ----------------------------------------------------------------------------------------
     ("list", "name", "vae", "unexpected extra argument"),
     ("list", "name", "--bogus", "No such option: --bogus"),
+    ("zoo", "name", "vae", "unexpected extra argument"),
+    ("zoo", "name", "--bogus", "No such option: --bogus"),
     # -- no command ----------------------------------------------------------------------------------
     ("", "name", "nope", "No such command 'nope'"),
 ]
@@ -262,6 +264,7 @@ EVERY_COMMAND = (
     "translate",
     "serve",
     "list",
+    "zoo",
 )
 
 
@@ -290,11 +293,11 @@ def test_bad_input_is_one_line_and_exit_2(places, monkeypatch, case):
 
 
 def test_the_table_covers_every_command():
-    """Each command has a case of each kind that it can be given (list takes no paths or numbers)."""
+    """Each command has a case of each kind that it can be given (list and zoo take no paths or numbers)."""
     commands = {c.name or c.callback.__name__ for c in app.registered_commands}
     named = {command for command, *_ in CASES} - {""}
     assert named == commands == set(EVERY_COMMAND)
-    for command in named - {"list"}:
+    for command in named - {"list", "zoo"}:
         kinds = {kind for c, kind, *_ in CASES if c == command}
         assert kinds == {"path", "kind", "number", "name"}, (command, kinds)
     print(f"{len(CASES)} cases of bad input")

@@ -36,8 +36,11 @@ def create(name: str, preset: str | None = None, **config: Any) -> GenerativeMod
 
 
 def load(folder: str | Path, *, use_ema: bool = False, map_location: str = "cpu") -> GenerativeModel:
-    """Rebuild a saved model (a model folder or a run folder) through the registry; no pickle."""
-    return load_model(folder, use_ema=use_ema, map_location=map_location)
+    """Rebuild a saved model (a model folder, a run folder, or `zoo:NAME`) through the registry;
+    no pickle."""
+    from genmodels import zoo
+
+    return load_model(zoo.resolve(folder), use_ema=use_ema, map_location=map_location)
 
 
 def list_runs(root: str | Path, max_depth: int = 4, *, without_weights: bool = False) -> list[Path]:
@@ -78,7 +81,9 @@ def evaluation_view_of(run: str | Path, model: GenerativeModel, view: str | None
 def trained_on(run: str | Path) -> dict[str, Any] | None:
     """What a run trained on, from its train.json: the data spec (name, split, val_split, preset,
     view); None for a model folder that has no train.json."""
-    described = Path(run) / "train.json"
+    from genmodels import zoo
+
+    described = zoo.resolve(run) / "train.json"
     return _read_run_description(described)["data"] if described.is_file() else None
 
 

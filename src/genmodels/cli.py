@@ -394,13 +394,18 @@ def _classifier(run: Path, option: str) -> GenerativeModel:
 
 
 def _data_for(
-    model: GenerativeModel, run: Path, name: str, split: str, view: View, *, option: str = "--data"
+    model: GenerativeModel, run: Path, name: str | None, split: str, view: View, *, option: str = "--data"
 ) -> ImageSet:
-    """The data set `name`, refused in one line where its images (in `view`) are not the size the
-    model takes, naming the data the run trained on where the run says."""
+    """The data set `name` (None: the one the run trained on, else mnist: a zoo model trained on
+    mnist-full is then not scored on the embedded digits, which are among its training digits),
+    refused in one line where its images (in `view`) are not the size the model takes, naming the
+    data the run trained on where the run says."""
     import genmodels
     import genmodels.api as api
 
+    if name is None:
+        trained = api.trained_on(run)
+        name = trained["name"] if trained is not None else "mnist"
     dataset = genmodels.load_dataset(name, split)
     shape, wanted = view.image_shape(dataset.image_shape), tuple(model.config.image_shape)
     if shape != wanted:
@@ -465,7 +470,12 @@ def translate(
 @handles_errors
 def evaluate(
     run: Annotated[Path, typer.Argument(help="A run or model folder.")],
-    data: Annotated[str, typer.Option(help="Data set to evaluate on.")] = "mnist",
+    data: Annotated[
+        str | None,
+        typer.Option(
+            help="Data set to evaluate on; default: the data the run trained on (its train.json), else mnist."
+        ),
+    ] = None,
     split: Annotated[str, typer.Option()] = "test",
     view: Annotated[
         str | None,
@@ -606,26 +616,32 @@ def figures(
     ] = None,
     split: Annotated[str, typer.Option()] = "test",
     seed: Annotated[int, typer.Option()] = 0,
-    out: Annotated[Path | None, typer.Option(help="Folder for the PNGs (default RUN/figures).")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Folder for the PNGs (default RUN/figures; figures-NAME for zoo:NAME)."),
+    ] = None,
 ) -> None:
     """Pictures of a trained model: samples, and where it has a latent space, reconstructions,
     interpolations and a 2-D latent scatter coloured by label; loss curves from its metrics."""
     import genmodels
     import genmodels.api as api
+    from genmodels import zoo
     from genmodels.viz import model_figures
 
     model = genmodels.load(run)
     chosen = genmodels.evaluation_view_of(run, model)
     trained = api.trained_on(run)
     name = data or (trained["name"] if trained is not None else "mnist")
-    written = model_figures(
-        model, _data_for(model, run, name, split, chosen), chosen, out or run / "figures", seed=seed
+    # A zoo model's folder is the package's: its pictures go to the working folder.
+    out = out or (
+        Path(f"figures-{str(run).removeprefix(zoo.PREFIX)}") if zoo.is_zoo(run) else run / "figures"
     )
-    metrics = run / "metrics.jsonl"
+    written = model_figures(model, _data_for(model, run, name, split, chosen), chosen, out, seed=seed)
+    metrics = zoo.resolve(run) / "metrics.jsonl"
     if metrics.is_file():
         from genmodels.viz import loss_curves
 
-        curve = loss_curves(metrics, (out or run / "figures") / "loss_curves.png")
+        curve = loss_curves(metrics, out / "loss_curves.png")
         written += [curve] if curve else []
     for path in written:
         typer.echo(str(path))
@@ -635,7 +651,12 @@ def figures(
 @handles_errors
 def score(
     run: Annotated[Path, typer.Argument(help="A run or model folder with a density.")],
-    data: Annotated[str, typer.Option(help="Images to score.")] = "mnist",
+    data: Annotated[
+        str | None,
+        typer.Option(
+            help="Images to score; default: the data the run trained on (its train.json), else mnist."
+        ),
+    ] = None,
     split: Annotated[str, typer.Option()] = "test",
     out: Annotated[Path, typer.Option(help="CSV to write: index, label, nll_nats, bits_per_dim.")] = Path(
         "scores.csv"
@@ -673,7 +694,12 @@ def score(
 @handles_errors
 def detect(
     run: Annotated[Path, typer.Argument(help="A run or model folder with a density (trained on --in-data).")],
-    in_data: Annotated[str, typer.Option(help="In-distribution images.")] = "mnist",
+    in_data: Annotated[
+        str | None,
+        typer.Option(
+            help="In-distribution images; default: the data the run trained on (its train.json), else mnist."
+        ),
+    ] = None,
     out_data: Annotated[
         list[str] | None,
         typer.Option(
@@ -725,7 +751,12 @@ def detect(
 @handles_errors
 def classify(
     run: Annotated[Path, typer.Argument(help="A class-conditional density model (num_classes > 0).")],
-    data: Annotated[str, typer.Option()] = "mnist",
+    data: Annotated[
+        str | None,
+        typer.Option(
+            help="The images to classify; default: the data the run trained on (its train.json), else mnist."
+        ),
+    ] = None,
     split: Annotated[str, typer.Option()] = "test",
     as_json: JsonOption = False,
 ) -> None:
@@ -805,6 +836,31 @@ def _refuse_unavailable_port(host: str, port: int) -> None:
             if error.errno == errno.EADDRINUSE:
                 raise ValueError(f"port {port} on {host} is in use: choose another with --port") from None
             raise ValueError(f"cannot serve on {host} port {port} ({error.strerror})") from None
+
+
+@app.command("zoo")
+@handles_errors
+def zoo_command(as_json: JsonOption = False) -> None:
+    """The pretrained models shipped with the package (load one as zoo:NAME): what each is, what it
+    was trained on, and its headline numbers with the commands that measured them."""
+    from genmodels import zoo
+
+    rows = zoo.entries()
+    if as_json:
+        return _print_json(rows)
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table("name", "model", "parameters", "trained on", "headline", "size", title="genmodels zoo")
+    for row in rows:
+        headline = "; ".join(f"{item['measure']}: {item['value']:g}" for item in row["headline"])
+        size = f"{row['bytes'] / 2**20:.1f} MB"
+        cells = (f"zoo:{row['name']}", row["model"], f"{row['parameters']:,}", row["data"], headline, size)
+        table.add_row(*map(escape, cells))  # data names like mnist[captions] are not markup
+    Console().print(table)
+    total = sum(row["bytes"] for row in rows) / 2**20
+    typer.echo(f"{len(rows)} models, {total:.1f} MB in all; details: {zoo.ZOO_ROOT}/NAME/provenance.json")
 
 
 def main() -> None:

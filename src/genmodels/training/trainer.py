@@ -591,6 +591,7 @@ class Trainer:
             "val_data": self.val_data.name if self.val_data is not None else None,
             "processes": self.accelerator.num_processes,
             "device": str(self.accelerator.device),
+            "code": _code_version(),
         }
 
     def _progress(self):
@@ -666,6 +667,32 @@ def _broadcast_object(value: Any) -> Any:
     holder = [value]
     torch.distributed.broadcast_object_list(holder, src=0)
     return holder[0]
+
+
+def _code_version() -> dict[str, Any]:
+    """The library version and, in a git checkout, the commit and whether files differ from it:
+    which code trained a run (a zoo entry's provenance names it)."""
+    import subprocess
+
+    import genmodels
+
+    version: dict[str, Any] = {"genmodels": genmodels.__version__}
+    source = Path(genmodels.__file__).resolve().parents[2]
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(source), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5
+        )
+        if commit.returncode == 0:
+            status = subprocess.run(
+                ["git", "-C", str(source), "status", "--porcelain", "--untracked-files=no", "src"],
+                capture_output=True,
+                text=True,
+                timeout=5,
+            )
+            version.update(commit=commit.stdout.strip(), modified=bool(status.stdout.strip()))
+    except (OSError, subprocess.SubprocessError):  # no git here: the version alone
+        pass
+    return version
 
 
 def _accelerator(cpu: bool, mixed_precision: str) -> Any:

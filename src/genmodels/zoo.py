@@ -1,0 +1,86 @@
+"""The pretrained zoo: models trained on mnist-full, shipped with the package, loaded as `zoo:NAME`.
+
+Each entry is a model folder under `genmodels/zoo/NAME/`: `config.json`, `model.safetensors`
+(half precision where that changes no recorded number measurably), the run's `train.json` (so the
+views and data it trained on are known, as for any run) and `provenance.json`: the command that
+trained it, the commit, the data, the training time, its headline numbers with the commands that
+measured them, and a `check`, a number recomputed from the shipped weights on a fixed subset
+(the tests recompute it, so a change that breaks a zoo model fails the suite).
+
+`genmodels.load("zoo:nade")` and every command that takes a run (`genmodels evaluate zoo:nade`)
+accept the name; `genmodels zoo` lists the entries. `scripts/build_zoo.py` writes an entry from a
+finished run.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+ZOO_ROOT = Path(__file__).parent / "zoo"
+PREFIX = "zoo:"
+PROVENANCE_FILE = "provenance.json"
+
+
+class ZooError(ValueError):
+    """A `zoo:NAME` that names no entry."""
+
+
+def names() -> list[str]:
+    """The entries shipped, sorted."""
+    if not ZOO_ROOT.is_dir():
+        return []
+    return sorted(p.name for p in ZOO_ROOT.iterdir() if (p / PROVENANCE_FILE).is_file())
+
+
+def resolve(folder: str | Path) -> Path:
+    """`zoo:NAME` -> the entry's folder; any other path unchanged."""
+    text = str(folder)
+    if not text.startswith(PREFIX):
+        return Path(folder)
+    name = text[len(PREFIX) :]
+    if name not in names():
+        raise ZooError(f"no zoo model {name!r}; the zoo holds {', '.join(names()) or 'nothing'}")
+    return ZOO_ROOT / name
+
+
+def is_zoo(folder: str | Path) -> bool:
+    return str(folder).startswith(PREFIX)
+
+
+def provenance(name: str) -> dict[str, Any]:
+    return json.loads((resolve(PREFIX + name) / PROVENANCE_FILE).read_text())
+
+
+def entries() -> list[dict[str, Any]]:
+    """Every entry's provenance with its name and size on disk, for `genmodels zoo`."""
+    rows = []
+    for name in names():
+        folder = ZOO_ROOT / name
+        rows.append(
+            {
+                "name": name,
+                **provenance(name),
+                "bytes": sum(f.stat().st_size for f in folder.iterdir() if f.is_file()),
+            }
+        )
+    return rows
+
+
+CHECK_VIEW = "stochastic:0"  # mnist-full's test digits binarised once, seed 0
+
+
+def check_nll(model: Any, n: int = 100) -> float:
+    """A zoo entry's `check`: the mean NLL (nats) of the first n mnist-full test digits, binarised
+    once with seed 0; exact for the autoregressive models, the importance-weighted bound with
+    k = 100 (seed 0) for a model whose log p(x) is a bound."""
+    import torch
+
+    import genmodels
+    from genmodels.data import View
+    from genmodels.evaluation.likelihood import per_image_log_prob
+
+    subset = genmodels.load_dataset("mnist-full", "test").subset(torch.arange(n))
+    options = {} if model.log_prob_is_exact else {"k": 100}
+    return float(-per_image_log_prob(model, subset, View.parse(CHECK_VIEW), seed=0, **options).mean())
