@@ -120,10 +120,12 @@ class Controls:
 
 
 class RunCatalog:
-    """The model folders under a root, loaded on first use and kept (the last few) in memory."""
+    """The model folders under a root (and, with `zoo`, the pretrained zoo's entries as `zoo:NAME`,
+    listed first), loaded on first use and kept (the last few) in memory."""
 
-    def __init__(self, root: str | Path, keep: int = 4) -> None:
-        self.root = Path(root).resolve()
+    def __init__(self, root: str | Path | None, keep: int = 4, *, zoo: bool = False) -> None:
+        self.root = Path(root).resolve() if root is not None else None
+        self.zoo = zoo
         self._models: OrderedDict[tuple[str, bool, int], GenerativeModel] = OrderedDict()
         self._keep = keep
         self._failures: dict[str, str] = {}  # why each run that failed to load did, until it loads
@@ -131,8 +133,13 @@ class RunCatalog:
     def names(self) -> list[str]:
         """Every run under the root in `list_runs`' order, with the runs that have no weights yet
         (which `list_runs` leaves out: nothing there loads) so that none is missed silently."""
+        from genmodels import zoo
+
+        entries = [zoo.PREFIX + name for name in zoo.names()] if self.zoo else []
+        if self.root is None:
+            return entries
         runs = genmodels.list_runs(self.root, without_weights=True)
-        return [folder.relative_to(self.root).as_posix() for folder in runs]
+        return entries + [folder.relative_to(self.root).as_posix() for folder in runs]
 
     def first_loadable(self) -> str | None:
         """The first run whose model loads: the page opens on it, not on a broken one."""
@@ -149,7 +156,7 @@ class RunCatalog:
         tried) says why in its label, in one line."""
         labels = []
         for name in self.names():
-            has_weights = (self.root / name / WEIGHTS_FILE).is_file()
+            has_weights = (self.folder(name) / WEIGHTS_FILE).is_file()
             reason = self._failures.get(name) if has_weights else NO_WEIGHTS
             if reason is not None and len(reason) > REASON_CHARS:
                 reason = reason[: REASON_CHARS - 1] + "…"
@@ -161,8 +168,10 @@ class RunCatalog:
         if not name:
             raise UserError("choose a run first")
         if name not in self.names():
-            raise UserError(f"no run named {name!r} under {self.root}")
-        return self.root / name
+            raise UserError(f"no run named {name!r}" + (f" under {self.root}" if self.root else ""))
+        from genmodels import zoo
+
+        return zoo.resolve(name) if zoo.is_zoo(name) else self.root / name
 
     def model(self, name: str | None, ema: bool = False) -> GenerativeModel:
         """The run's model; a run that cannot be loaded raises a UserError with the reason."""
@@ -218,7 +227,7 @@ class RunCatalog:
             return None
         weights = (folder / WEIGHTS_FILE).stat()
         stamp = {"size": weights.st_size, "mtime_ns": weights.st_mtime_ns}
-        path = folder / THRESHOLDS_FILE
+        path = _thresholds_path(name, folder)
         if path.is_file():
             try:
                 kept = json.loads(path.read_text())
@@ -238,6 +247,17 @@ class RunCatalog:
         except OSError as error:  # a read-only run folder: use the numbers without keeping them
             log.warning("could not keep %s: %s", path, error)
         return measured
+
+
+def _thresholds_path(name: str, folder: Path) -> Path:
+    """Where a model's anomaly thresholds are kept: its run folder, or for a zoo entry (the package's
+    own folder, possibly read-only and never to be written) the user's cache."""
+    from genmodels import zoo
+    from genmodels.data.embedded import _cache_dir
+
+    if zoo.is_zoo(name):
+        return _cache_dir() / "zoo-thresholds" / f"{name.removeprefix(zoo.PREFIX)}.json"
+    return folder / THRESHOLDS_FILE
 
 
 def _renamed(message: str, names: dict[Path, str]) -> str:
@@ -564,7 +584,10 @@ def build_app(catalog: RunCatalog):
 
     first = catalog.first_loadable()  # tried first, so that the runs before it are listed with their reason
     with gr.Blocks(title="genmodels", analytics_enabled=False) as page:
-        gr.Markdown(f"# genmodels\nTrained runs under `{catalog.root}`.")
+        listed = ["The pretrained zoo (`zoo:NAME`, trained on mnist-full)"] if catalog.zoo else []
+        listed += [f"trained runs under `{catalog.root}`"] if catalog.root is not None else []
+        text = " and ".join(listed)
+        gr.Markdown(f"# genmodels\n{text[:1].upper()}{text[1:]}.")
         with gr.Row():
             run = gr.Dropdown(catalog.choices(), value=first, label="Run", elem_id="run", scale=4)
             refresh = gr.Button("Refresh the list", elem_id="refresh", scale=1)
@@ -651,14 +674,16 @@ def build_app(catalog: RunCatalog):
 
 
 def serve(
-    runs_dir: str | Path = "runs",
+    runs_dir: str | Path | None = "runs",
     *,
+    zoo: bool = True,
     host: str = LOCALHOST,
     port: int = 7860,
     max_upload_bytes: int = MAX_BYTES,
 ) -> None:
-    """Serve the app until interrupted. Only this machine can reach it unless `host` says otherwise."""
-    catalog = RunCatalog(runs_dir)
+    """Serve the app until interrupted: the zoo's models and the runs under `runs_dir` (None: the
+    zoo only). Only this machine can reach it unless `host` says otherwise."""
+    catalog = RunCatalog(runs_dir, zoo=zoo)
     page = build_app(catalog)
     page.queue(default_concurrency_limit=1)
     page.launch(

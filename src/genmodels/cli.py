@@ -796,17 +796,26 @@ def classify(
 @app.command()
 @handles_errors
 def serve(
-    runs_dir: Annotated[Path, typer.Argument(help="The folder of runs to serve.")] = Path("runs"),
+    runs_dir: Annotated[
+        Path | None,
+        typer.Argument(help="The folder of runs to serve beside the zoo; default: ./runs if it exists."),
+    ] = None,
     host: Annotated[
         str, typer.Option(help="Address to bind; the default lets only this machine connect.")
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 7860,
     max_upload_mb: Annotated[float, typer.Option(help="Uploads larger than this are refused.")] = 20.0,
+    with_zoo: Annotated[
+        bool, typer.Option("--zoo/--no-zoo", help="List the pretrained zoo's models first (zoo:NAME).")
+    ] = True,
 ) -> None:
-    """The web app: pick a trained run, sample with a seed (and its class, caption, codes or
-    patches), interpolate, translate or score an uploaded image (needs the `app` extra: gradio)."""
+    """The web app: pick a zoo model or a trained run, sample with a seed (and its class, caption,
+    codes or patches), interpolate, translate or score an uploaded image (needs the `app` extra:
+    gradio)."""
     # Checked before the app (and gradio) is imported: these answers should not take seconds.
-    if not runs_dir.is_dir():
+    if runs_dir is None:  # the zoo opens, with this folder's runs beside it when it has some
+        runs_dir = Path("runs") if Path("runs").is_dir() else None
+    elif not runs_dir.is_dir():
         raise ValueError(f"{runs_dir}: not a folder of runs")
     if not max_upload_mb > 0:  # typer's ranges have no open end
         raise ValueError(f"--max-upload-mb must be above 0, got {max_upload_mb}")
@@ -815,7 +824,9 @@ def serve(
 
     if host not in (LOCALHOST, "localhost", "::1"):
         typer.echo(f"warning: serving on {host}: other machines can reach the app", err=True)
-    serve(runs_dir, host=host, port=port, max_upload_bytes=int(max_upload_mb * 2**20))
+    if runs_dir is None and not with_zoo:
+        raise ValueError("nothing to serve: give a folder of runs, or leave the zoo on")
+    serve(runs_dir, zoo=with_zoo, host=host, port=port, max_upload_bytes=int(max_upload_mb * 2**20))
 
 
 def _refuse_unavailable_port(host: str, port: int) -> None:

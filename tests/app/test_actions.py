@@ -299,3 +299,25 @@ def test_bad_uploads_are_answered_with_a_message(catalog, images, tmp_path):
         read_image(images["digit"], (1, 8, 8), max_bytes=10)
     # After all that, the app still answers.
     assert score(catalog, "nade", images["digit"])[0] is not None
+
+
+def test_the_zoo_opens_first_its_models_sample_as_loaded_and_its_folders_stay_unwritten(runs, tmp_path):
+    from genmodels import zoo
+    from genmodels.data.embedded import _cache_dir
+
+    alone = RunCatalog(None, zoo=True)  # `genmodels serve` with no runs folder
+    assert alone.names() == [f"zoo:{name}" for name in zoo.names()] and alone.first_loadable() == "zoo:fvsbn"
+    both = RunCatalog(runs, zoo=True)
+    assert both.names()[: len(zoo.names())] == alone.names() and "nade" in both.names()
+    image, message = sample(both, "zoo:nade", 4, 2)
+    expected = genmodels.load("zoo:nade").sample(4, generator=torch.Generator().manual_seed(2))
+    assert (image == grid(expected, "static")).all(), message
+    assert "mnist-full/train" in both.describe("zoo:nade")
+    for bad in ["zoo:nothing", "zoo:../nade"]:
+        picture, message = sample(both, bad, 4, 0)
+        assert picture is None and message.startswith("**Error:**")
+    # A zoo model's anomaly thresholds are kept in the user's cache, never in the package.
+    before = sorted(p.name for p in (zoo.ZOO_ROOT / "markov").iterdir())
+    kept = both.thresholds("zoo:markov")
+    assert kept["thresholds"]["nll"] > 0 and (_cache_dir() / "zoo-thresholds" / "markov.json").is_file()
+    assert sorted(p.name for p in (zoo.ZOO_ROOT / "markov").iterdir()) == before
