@@ -217,6 +217,15 @@ class RunCatalog:
             )
         else:
             lines.append("A model folder without train.json: what it was trained on is not recorded.")
+        lines.append(f"{sum(p.numel() for p in model.parameters()):,} parameters.")
+        from genmodels import zoo
+
+        if zoo.is_zoo(name):  # the zoo's headline numbers, with the protocol they were measured by
+            for item in zoo.provenance(name.removeprefix(zoo.PREFIX))["headline"]:
+                paper = f" (paper: {item['paper']})" if item.get("paper") else ""
+                lines.append(
+                    f"{item['measure']}: **{item['value']}** {item['unit']}{paper}, {item['protocol']}."
+                )
         return " ".join(lines)
 
     def thresholds(self, name: str | None) -> dict[str, Any] | None:
