@@ -217,7 +217,9 @@ class RunCatalog:
             )
         else:
             lines.append("A model folder without train.json: what it was trained on is not recorded.")
-        lines.append(f"{sum(p.numel() for p in model.parameters()):,} parameters.")
+        lines.append(f"{_family(model)}. {sum(p.numel() for p in model.parameters()):,} parameters.")
+        if model.equation:
+            lines.append(f"\n\n$${model.equation}$$\n\n")
         from genmodels import zoo
 
         if zoo.is_zoo(name):  # the zoo's headline numbers, with the protocol they were measured by
@@ -256,6 +258,21 @@ class RunCatalog:
         except OSError as error:  # a read-only run folder: use the numbers without keeping them
             log.warning("could not keep %s: %s", path, error)
         return measured
+
+
+def _family(model: GenerativeModel) -> str:
+    """What the model is in the lecture's terms: what it can and cannot do with a density."""
+    from genmodels.models.base import DensityModel
+
+    if isinstance(model, DensityModel) and model.log_prob_is_exact:
+        return "Explicit density: exact log p(x) by the chain rule"
+    if isinstance(model, DensityModel):
+        return "Latent-variable model: log p(x) through a bound (the ELBO, importance-weighted)"
+    if model.family == "classifier":
+        return "A classifier: p(y | x), no samples"
+    if model.family == "latent":
+        return "Latent-variable model without a density: the prior is matched adversarially"
+    return "Implicit model: samples, no density to score"
 
 
 def _thresholds_path(name: str, folder: Path) -> Path:

@@ -315,6 +315,8 @@ def test_the_zoo_opens_first_its_models_sample_as_loaded_and_its_folders_stay_un
     described = both.describe("zoo:nade")
     assert "mnist-full/train" in described and "785,284 parameters" in described
     assert "test NLL: **84.28** nats (paper: 88.86)" in described
+    assert "Explicit density: exact log p(x)" in described and "$$\\mathbf{h}_i = \\sigma(" in described
+    assert both.describe("untrained/text2image").count("Implicit model: samples, no density") == 1
     for bad in ["zoo:nothing", "zoo:../nade"]:
         picture, message = sample(both, bad, 4, 0)
         assert picture is None and message.startswith("**Error:**")

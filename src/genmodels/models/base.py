@@ -126,6 +126,8 @@ class GenerativeModel(nn.Module):
     # passes wins. `genmodels train vae --preset cpu` alone then reproduces BENCHMARKS.md.
     recipes: ClassVar[dict[str, dict[str, Any]]] = {}
     input_range: ClassVar[Literal["unit", "symmetric"]] = "unit"  # GANs take [-1, 1]
+    # The equation the model implements, in LaTeX, for the app's model page (the docstring has the rest).
+    equation: ClassVar[str] = ""
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()

@@ -124,6 +124,7 @@ class Classifier(GenerativeModel):
     """An image classifier (digits, domains or attributes): the judge and feature space of evaluation."""
 
     Config = ClassifierConfig
+    equation: ClassVar[str] = r"\min \ \mathbb{E}[-\log p(y \mid \mathbf{x})]"
     family = "classifier"
     presets: ClassVar[dict[str, dict[str, Any]]] = {"cpu": {"channels": (16, 32), "features": 128}}
     recipes: ClassVar[dict[str, dict[str, Any]]] = {

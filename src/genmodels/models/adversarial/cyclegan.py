@@ -261,6 +261,10 @@ class CycleGAN(GenerativeModel):
     """Unpaired two-domain translation: G: A -> B and F: B -> A with cycle consistency."""
 
     Config = CycleGANConfig
+    equation: ClassVar[str] = (
+        r"L = L_{GAN}(G, D_Y) + L_{GAN}(F, D_X) + \lambda\big(\|F(G(\mathbf{x})) - \mathbf{x}\|_1 "
+        r"+ \|G(F(\mathbf{y})) - \mathbf{y}\|_1\big)"
+    )
     family = "adversarial"
     input_range = "symmetric"
     condition_kind: ClassVar[str] = "domain"  # translate(x, source, target), by name or index

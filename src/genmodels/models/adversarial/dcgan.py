@@ -72,6 +72,10 @@ class DCGAN(AdversarialModel):
     """DCGAN: all-convolutional G and D with batch norm, the architecture that made GANs train stably."""
 
     Config = DCGANConfig
+    equation: ClassVar[str] = (
+        r"\min_G \max_D \ \mathbb{E}[\log D(\mathbf{x})] + \mathbb{E}[\log(1 - D(G(\mathbf{z})))] "
+        r"\ \text{with convolutional } G, D"
+    )
     presets: ClassVar[dict[str, dict[str, Any]]] = {
         "cpu": {"latent_dim": 64, "channels": 32},
         "paper": {"latent_dim": 100, "channels": 128},

@@ -59,6 +59,11 @@ class GAN(AdversarialModel):
     """GAN: MLP generator and discriminator playing the minimax game (non-saturating G loss)."""
 
     Config = GANConfig
+    equation: ClassVar[str] = (
+        r"\min_G \max_D \ \mathbb{E}_{p_{data}}[\log D(\mathbf{x})] + "
+        r"\mathbb{E}_{p(\mathbf{z})}[\log(1 - D(G(\mathbf{z})))], \quad D^* = "
+        r"\frac{p_{data}}{p_{data} + p_G}, \ V(D^*, G) = 2\,\mathrm{JSD} - \log 4"
+    )
     presets: ClassVar[dict[str, dict[str, Any]]] = {
         "cpu": {"latent_dim": 64, "generator_hidden": (256, 512), "discriminator_hidden": (512, 256)},
         # Goodfellow et al. (2014) give no full table; these are the common MNIST reproduction sizes.

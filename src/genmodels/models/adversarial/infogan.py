@@ -129,6 +129,10 @@ class InfoGAN(AdversarialModel):
     """InfoGAN: a GAN whose codes c must be readable from G(z, c) (a variational bound on I(c; x))."""
 
     Config = InfoGANConfig
+    equation: ClassVar[str] = (
+        r"\min_{G,Q} \max_D \ V(D, G) - \lambda L_I(G, Q), \quad L_I = \mathbb{E}_{c, \mathbf{x} "
+        r"\sim G(\mathbf{z}, c)}[\log Q(c \mid \mathbf{x})] + H(c) \le I(c; G(\mathbf{z}, c))"
+    )
     condition_kind: ClassVar[str] = "codes"  # {"category": int | LongTensor[n], "continuous": Tensor[n, k]}
     presets: ClassVar[dict[str, dict[str, Any]]] = {
         "cpu": {"channels": 32, "hidden": 256, "q_hidden": 64},

@@ -213,6 +213,12 @@ class ProGAN(AdversarialModel):
     """Progressive GAN: G and D grow from 4x4 to the image size, new blocks faded in (WGAN-GP)."""
 
     Config = ProGANConfig
+    equation: ClassVar[str] = (
+        r"G_\alpha(\mathbf{z}) = (1 - \alpha)\, \mathrm{up}(\mathrm{toRGB}_{old}(\mathbf{h})) + "
+        r"\alpha\, \mathrm{toRGB}_{new}(\mathrm{block}(\mathbf{h})), \ \text{WGAN-GP: } "
+        r"\mathbb{E}[D(\tilde{\mathbf{x}})] - \mathbb{E}[D(\mathbf{x})] + \lambda\, "
+        r"\mathbb{E}[(\|\nabla D(\hat{\mathbf{x}})\|_2 - 1)^2]"
+    )
     presets: ClassVar[dict[str, dict[str, Any]]] = {
         "cpu": {
             "latent_dim": 64,

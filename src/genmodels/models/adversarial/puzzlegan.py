@@ -246,6 +246,11 @@ class PuzzleGAN(GenerativeModel):
     """Puzzle-GAN: a whole image, and where each piece goes, from a few key patches of unknown place."""
 
     Config = PuzzleGANConfig
+    equation: ClassVar[str] = (
+        r"\hat{\mathbf{x}} = G(\mathbf{p}_1, \ldots, \mathbf{p}_K, \mathbf{z}), \quad L_G = "
+        r"L_{adv} + \lambda\, \textstyle\sum_k \| \text{crop}_k(\hat{\mathbf{x}}) - \mathbf{p}_k "
+        r"\|"
+    )
     family = "adversarial"
     input_range = "symmetric"
     # [n, K, C, p, p] patches in [-1, 1] (or [K, C, p, p], one set for all n samples)

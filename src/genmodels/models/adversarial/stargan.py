@@ -275,6 +275,10 @@ class StarGAN(GenerativeModel):
     """StarGAN: one G(x, c) translating images between attribute domains; D scores and classifies."""
 
     Config = StarGANConfig
+    equation: ClassVar[str] = (
+        r"L_G = L_{adv} + \lambda_{cls} L^{f}_{cls} + \lambda_{rec} \|\mathbf{x} - G(G(\mathbf{x}, "
+        r"c), c')\|_1, \quad L_D = -L_{adv} + \lambda_{cls} L^{r}_{cls}"
+    )
     family = "adversarial"
     input_range = "symmetric"
     condition_kind: ClassVar[str] = "attributes"  # translate(x, source, target={"thick": 1, ...})

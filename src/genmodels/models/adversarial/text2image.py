@@ -164,6 +164,10 @@ class TextToImageGAN(AdversarialModel):
     """GAN-INT-CLS: G(z, φ(t)) draws what a sentence says; a matching-aware D judges image and sentence."""
 
     Config = Text2ImageConfig
+    equation: ClassVar[str] = (
+        r"L_D = -\log D(\mathbf{x}, \mathbf{t}) - \tfrac12\big[\log(1 - D(\mathbf{x}, "
+        r"\hat{\mathbf{t}})) + \log(1 - D(G(\mathbf{z}, \mathbf{t}), \mathbf{t}))\big]"
+    )
     condition_kind: ClassVar[str] = "text"  # a sentence, a list of n sentences, or byte rows [n, L]
     presets: ClassVar[dict[str, dict[str, Any]]] = {
         "cpu": {"latent_dim": 64, "channels": 32, "text_dim": 128, "projected_dim": 64},

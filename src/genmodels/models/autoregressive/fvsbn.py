@@ -33,6 +33,10 @@ class FVSBN(AutoregressiveModel):
     """Fully-visible sigmoid belief net: p(x_i = 1 | x_<i) = σ(a_i + Σ_{j<i} W_ij x_j)."""
 
     Config = FVSBNConfig
+    equation: ClassVar[str] = (
+        r"p(\mathbf{x}) = \prod_i p(x_i \mid \mathbf{x}_{<i}), \quad p(x_i = 1 \mid "
+        r"\mathbf{x}_{<i}) = \sigma\big(\alpha_i + \textstyle\sum_{j<i} W_{ij} x_j\big)"
+    )
     presets: ClassVar[dict[str, dict[str, Any]]] = {"cpu": {}, "paper": {}, "full": {}}
     recipes: ClassVar[dict[str, dict[str, Any]]] = {
         "cpu": {"steps": 3000, "batch_size": 100},

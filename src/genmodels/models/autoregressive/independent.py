@@ -32,6 +32,10 @@ class IndependentPixels(AutoregressiveModel):
     """Independent pixels: p(x) = Π_i p(x_i), n parameters for n binary pixels."""
 
     Config = IndependentConfig
+    equation: ClassVar[str] = (
+        r"p(\mathbf{x}) = \prod_{i=1}^{n} p(x_i), \quad p(x_i = 1) = \sigma(\theta_i) \quad (n "
+        r"\text{ parameters})"
+    )
     has_full_context = False  # no pixel reads any other
     presets: ClassVar[dict[str, dict[str, Any]]] = {"cpu": {}, "paper": {}, "full": {}}
     recipes: ClassVar[dict[str, dict[str, Any]]] = {

@@ -103,6 +103,11 @@ class MADE(AutoregressiveModel):
     """MADE: a masked autoencoder whose outputs are the conditionals; an ensemble over K orderings."""
 
     Config = MADEConfig
+    equation: ClassVar[str] = (
+        r"p(\mathbf{x}) = \prod_i p(x_{o(i)} \mid \mathbf{x}_{o(<i)}), \quad \mathbf{h} = "
+        r"g\big(\mathbf{b} + (W \odot M^{W})\,\mathbf{x}\big), \quad \hat{\mathbf{x}} = "
+        r"\sigma\big(\mathbf{c} + (V \odot M^{V})\,\mathbf{h}\big)"
+    )
     has_full_context = False  # output d reads input d' < d only where a hidden path survives the masks
     presets: ClassVar[dict[str, dict[str, Any]]] = {
         # The direct input-to-output path closes the gap to NADE on 4,000 digits: 90.69 nats without

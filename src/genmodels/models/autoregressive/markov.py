@@ -36,6 +36,10 @@ class MarkovChain(AutoregressiveModel):
     """Markov chain of order k in raster order: 2n − 1 parameters for k = 1 on binary pixels."""
 
     Config = MarkovConfig
+    equation: ClassVar[str] = (
+        r"p(\mathbf{x}) = p(x_1) \prod_{i=2}^{n} p(x_i \mid x_{i-1}) \quad (2n - 1 \text{ "
+        r"parameters})"
+    )
     has_full_context = False  # only the k previous pixels
     presets: ClassVar[dict[str, dict[str, Any]]] = {
         "cpu": {"order": 1},

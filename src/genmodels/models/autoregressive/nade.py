@@ -176,6 +176,10 @@ class NADE(AutoregressiveModel):
     """NADE: p(x_i = 1 | x_<i) = σ(b_i + V_i · σ(c + W[:, <i] x_<i)), exact likelihood in O(HD)."""
 
     Config = NADEConfig
+    equation: ClassVar[str] = (
+        r"\mathbf{h}_i = \sigma(\mathbf{c} + W_{:,<i}\,\mathbf{x}_{<i}), \quad p(x_i = 1 \mid "
+        r"\mathbf{x}_{<i}) = \sigma(b_i + V_{i,:}\,\mathbf{h}_i)"
+    )
     presets: ClassVar[dict[str, dict[str, Any]]] = {
         # A few minutes of Adam are step-limited (at lr 1e-3: 165 nats after 150 steps, still falling
         # fast), hence the larger step size.

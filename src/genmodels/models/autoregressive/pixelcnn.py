@@ -182,6 +182,10 @@ class GatedPixelCNN(AutoregressiveModel):
     Its cached sampler draws exactly what the naive one draws, many times faster."""
 
     Config = PixelCNNConfig
+    equation: ClassVar[str] = (
+        r"p(\mathbf{x}) = \prod_i p(x_i \mid \mathbf{x}_{<i}), \quad \mathbf{y} = \tanh(W_f * "
+        r"\mathbf{x}) \odot \sigma(W_g * \mathbf{x}) \ \text{(masked, gated convolutions)}"
+    )
     presets: ClassVar[dict[str, dict[str, Any]]] = {
         "cpu": {"channels": 32, "layers": 6, "kernel_size": 3, "first_kernel_size": 7, "head_channels": 64},
         # CIFAR-10 sized: 15 gated layers of about 128 maps per stack, a 7x7 first block and 3x3 after,

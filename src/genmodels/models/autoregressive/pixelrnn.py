@@ -211,6 +211,12 @@ class PixelRNN(AutoregressiveModel):
     """PixelRNN: Row LSTM or Diagonal BiLSTM layers between a mask-A 7x7 and 1x1 mask-B convolutions."""
 
     Config = PixelRNNConfig
+    equation: ClassVar[str] = (
+        r"p(\mathbf{x}) = \prod_i p(x_i \mid \mathbf{x}_{<i}), \quad [\mathbf{o}, \mathbf{f}, "
+        r"\mathbf{i}, \mathbf{g}] = \sigma(K^{ss} \circledast \mathbf{h}_{i-1} + K^{is} "
+        r"\circledast \mathbf{x}_i), \ \mathbf{c}_i = \mathbf{f} \odot \mathbf{c}_{i-1} + "
+        r"\mathbf{i} \odot \mathbf{g}"
+    )
     presets: ClassVar[dict[str, dict[str, Any]]] = {
         # Sequential loops over 55 diagonals per layer and direction: small, to train in minutes.
         "cpu": {"variant": "diagonal_bilstm", "layers": 2, "hidden_channels": 8},

@@ -96,6 +96,11 @@ class AAE(GenerativeModel):
     """Adversarial autoencoder: a GAN on the codes matches them to any prior that can be sampled."""
 
     Config = AAEConfig
+    equation: ClassVar[str] = (
+        r"\min_{E,G} \mathbb{E}[-\log p_G(\mathbf{x}\mid E(\mathbf{x}))], \quad \min_E \max_D \ "
+        r"\mathbb{E}_{p(\mathbf{z})}[\log D(\mathbf{z})] + \mathbb{E}_{\mathbf{x}}[\log(1 - "
+        r"D(E(\mathbf{x})))]"
+    )
     family = "latent"
     condition_kind: ClassVar[str] = "label"  # picks the prior's part: the class, when trained with labels
     presets: ClassVar[dict[str, dict[str, Any]]] = {

@@ -75,6 +75,11 @@ class CategoricalAAE(GenerativeModel):
     """Adversarial autoencoder with a categorical class code and a style code, one discriminator each."""
 
     Config = CategoricalAAEConfig
+    equation: ClassVar[str] = (
+        r"q(\mathbf{y}, \mathbf{z} \mid \mathbf{x}): \ D_y \text{ matches } q(\mathbf{y}) \text{ "
+        r"to } \mathrm{Cat}(K), \ D_z \text{ matches } q(\mathbf{z}) \text{ to } \mathcal{N}(0, "
+        r"I), \ \min \mathbb{E}[-\log p(\mathbf{x} \mid \mathbf{y}, \mathbf{z})]"
+    )
     family = "latent"
     condition_kind: ClassVar[str] = "label"  # the categorical code's value
     presets: ClassVar[dict[str, dict[str, Any]]] = {

@@ -69,6 +69,11 @@ class VAE(GenerativeModel):
     """VAE: maximise the ELBO, reconstruction minus KL(q(z | x) || p(z)); log p(x) by importance weighting."""
 
     Config = VAEConfig
+    equation: ClassVar[str] = (
+        r"\log p(\mathbf{x}) \ge \mathbb{E}_{q_\phi(\mathbf{z}\mid\mathbf{x})}[\log "
+        r"p_\theta(\mathbf{x}\mid\mathbf{z})] - \mathrm{KL}\big(q_\phi(\mathbf{z}\mid\mathbf{x}) "
+        r"\,\|\, p(\mathbf{z})\big)"
+    )
     family = "latent"
     log_prob_is_exact = False  # log_prob is the importance-weighted bound L_k, not log p(x)
     presets: ClassVar[dict[str, dict[str, Any]]] = {
