@@ -8,6 +8,7 @@ evaluation view (statically binarised for binary models, grey levels otherwise).
 
     python benchmarks/sample_quality.py --models gan,dcgan,infogan,aae,vae
     python benchmarks/sample_quality.py --models pixelcnn --run pixelcnn=runs/bench-explicit/pixelcnn
+    python benchmarks/sample_quality.py --models gan --run gan=runs/full/gan --data mnist-full --samples 10000
 
 Rows are appended to benchmarks/results/sample_quality.jsonl.
 """
@@ -37,7 +38,9 @@ def training_seconds(run_dir: Path) -> float | None:
     return times[-1] if times else None
 
 
-def measure(name: str, run_dir: Path, train: bool, n_fake: int, extra: list[str]) -> dict:
+def measure(
+    name: str, run_dir: Path, train: bool, n_fake: int, extra: list[str], data: str = "mnist"
+) -> dict:
     if train:
         config = parse_overrides(extra)
         genmodels.train(
@@ -46,7 +49,7 @@ def measure(name: str, run_dir: Path, train: bool, n_fake: int, extra: list[str]
     model = genmodels.load(run_dir)
     described = json.loads((run_dir / "train.json").read_text())
     view = evaluation_view(View(**described["data"]["view"]))
-    test = genmodels.load_dataset("mnist", "test")
+    test = genmodels.load_dataset(data, "test")
     start = time.perf_counter()
     quality = sample_quality(model, test, view, n_fake=n_fake, seed=0)
     return {
@@ -71,12 +74,15 @@ def main() -> None:
     parser.add_argument("--run", action="append", default=[], help="NAME=FOLDER: reuse a trained run.")
     parser.add_argument("--set", action="append", default=[], help="key=value config override (all models).")
     parser.add_argument("--samples", type=int, default=1000)
+    parser.add_argument(
+        "--data", default="mnist", help="The real images' test split: mnist (1,000) or mnist-full (10,000)."
+    )
     args = parser.parse_args()
     reuse = dict(item.split("=", 1) for item in args.run)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     for name in args.models.split(","):
         run_dir = Path(reuse.get(name, args.out / name))
-        row = measure(name, run_dir, name not in reuse, args.samples, args.set)
+        row = measure(name, run_dir, name not in reuse, args.samples, args.set, args.data)
         print(json.dumps(row), flush=True)
         with RESULTS.open("a") as handle:
             handle.write(json.dumps(row) + "\n")
