@@ -59,3 +59,26 @@ def test_a_zoo_model_samples_the_same_as_its_weights_say():
     first = model.sample(3, generator=torch.Generator().manual_seed(0))
     assert first.shape == (3, 1, 28, 28) and set(first.unique().tolist()) <= {0.0, 1.0}
     assert torch.equal(first, genmodels.load("zoo:vae").sample(3, generator=torch.Generator().manual_seed(0)))
+
+
+def test_the_chain_rule_comparison_on_zoo_models_matches_their_formulas_and_log_probs():
+    from genmodels.data import View
+    from genmodels.data.batches import rows_batch
+    from genmodels.evaluation.theory import chain_rule_comparison
+
+    test = genmodels.load_dataset("mnist-full", "test")
+    models = {name: genmodels.load(f"zoo:{name}") for name in ("independent", "markov", "fvsbn", "nade")}
+    nll = {name: 0.0 for name in models}
+    for row in range(20):  # the lecture's ordering holds on average over digits
+        x = rows_batch(test, torch.tensor([row]), View.parse("stochastic:0"), torch.device("cpu"))["x"]
+        report = chain_rule_comparison(x, models)
+        for entry in report["models"]:
+            nll[entry["model"]] += entry["nll_nats"] / 20
+    assert report["pixels"] == 784 and report["full_joint_parameters"] == "2^784 − 1 ≈ 10^236"
+    counts = {entry["model"]: entry["parameters"] for entry in report["models"]}
+    assert counts["independent"] == report["independent_parameters"] == 784
+    assert counts["markov"] == report["markov_parameters"] == 2 * 784 - 1
+    with torch.no_grad():
+        direct = float(-models["nade"].log_prob(x))
+    assert report["models"][3]["nll_nats"] == pytest.approx(direct, rel=1e-6)
+    assert nll["independent"] > nll["markov"] > nll["fvsbn"] > nll["nade"], nll
