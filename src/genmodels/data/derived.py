@@ -141,7 +141,7 @@ def add_labelled_copies(data: ImageSet, n: int, spec: str) -> ImageSet:
     starts = torch.cumsum(counts, 0) - counts
     rank[order] = torch.arange(len(labels)) - starts[labels[order]]
     chosen = torch.argsort(rank * (int(labels.max()) + 1) + labels, stable=True)[:n]
-    copies = chosen.repeat(-(-len(data) // n))[: max(len(data), n)]
+    copies = chosen.repeat(-(-len(data) // n))[: len(data)]  # n <= len(data), refused above otherwise
     rows = torch.cat([torch.arange(len(data)), copies])
     flag = torch.cat([torch.zeros(len(data), dtype=torch.uint8), torch.ones(len(copies), dtype=torch.uint8)])
     subset = data.subset(rows)

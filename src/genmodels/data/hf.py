@@ -33,12 +33,12 @@ import torch
 from PIL import Image
 
 from genmodels.data.dataset import DataError, ImageSet
+from genmodels.data.formats import _GREY_MODES
 from genmodels.data.storage import stored_images
 
 IMAGE_NAMES = ("image", "img")
 LABEL_NAMES = ("label", "labels")
 CAPTION_NAMES = ("caption", "text")
-_GREY_MODES = ("L", "1")
 
 
 def _open(root: Path, split: str) -> tuple[Any, list[Path]]:

@@ -30,8 +30,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from genmodels.data import ImageSet, View, ordered_batches, to_unit
-from genmodels.evaluation.sample_quality import draw_samples
+from genmodels.data import ImageSet, View, to_unit
+from genmodels.evaluation.sample_quality import draw_samples, real_images
 
 # The grid of the GAN paper's code (10 values, log-spaced from 0.1 to 1), with finer values below:
 # a good model's best σ on digits is near 0.2.
@@ -108,13 +108,6 @@ def parzen_samples(model: Any, n: int, *, seed: int = 0) -> tuple[Tensor, str]:
     return to_unit(images, model.default_view().kind), "samples"
 
 
-def grey_images(data: ImageSet, pad: int = 0, n: int | None = None) -> Tensor:
-    """The first n images of `data` as grey levels in [0, 1] (padded as the model's view is)."""
-    view = View("unit", pad=pad)
-    images = torch.cat([batch["x"] for batch in ordered_batches(data, view, 500)])
-    return images[:n] if n else images
-
-
 def model_parzen_window(
     model: Any,
     val: ImageSet,
@@ -131,8 +124,8 @@ def model_parzen_window(
     if hasattr(model, "condition_from_batch"):
         raise TypeError(f"{model.name} samples from data ({model.condition_kind}): no Parzen window")
     samples, what = parzen_samples(model, n_samples, seed=seed)
-    pad = model.default_view().pad
-    result = parzen_window(samples, grey_images(val, pad), grey_images(test, pad), sigmas=sigmas)
+    grey = View("unit", pad=model.default_view().pad)  # grey levels, padded as the model's images are
+    result = parzen_window(samples, real_images(val, grey), real_images(test, grey), sigmas=sigmas)
     result.update(
         kernels_on=what,
         val=f"{val.name}, grey levels in [0, 1]",

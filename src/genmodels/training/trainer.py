@@ -227,16 +227,16 @@ class Trainer:
         last checkpoint. The main process holds the folder's lock from its first write to its last."""
         if resume and overwrite:
             raise ValueError("resume a run or overwrite it, not both")
-        try:
-            with run_lock(self.run_dir) if self.is_main else contextlib.nullcontext():
-                return self._fit(*self._start(resume, overwrite))
-        finally:
-            if self.distributed:
-                # Rank 0 still writes samples when the others finish: a process that exits with its
-                # gloo group alive aborts ("terminate called without an active exception"), which
-                # fails the whole launch. Every process waits, then the group is torn down.
-                self.accelerator.wait_for_everyone()
-                self.accelerator.end_training()
+        with run_lock(self.run_dir) if self.is_main else contextlib.nullcontext():
+            result = self._fit(*self._start(resume, overwrite))
+        if self.distributed:
+            # Rank 0 still writes samples when the others finish: a process that exits with its
+            # gloo group alive aborts ("terminate called without an active exception"), which
+            # fails the whole launch. Every process waits, then the group is torn down. (Not after
+            # an error: a barrier that one process never reaches would hang the others.)
+            self.accelerator.wait_for_everyone()
+            self.accelerator.end_training()
+        return result
 
     def _fit(
         self, start: int, stopwatch: Stopwatch, best: dict[str, Any], bad_validations: int
@@ -347,10 +347,11 @@ class Trainer:
         training would go on. A second Ctrl-C interrupts at once. Only in the main thread of a single
         process: the processes of a launch stop together through their launcher."""
         interrupted = threading.Event()
-        if self.distributed or threading.current_thread() is not threading.main_thread():
-            yield interrupted
-            return
-        if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:  # started to ignore it (nohup, &)
+        if (
+            self.distributed
+            or threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is signal.SIG_IGN  # started to ignore it (nohup, &)
+        ):
             yield interrupted
             return
 
