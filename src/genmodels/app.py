@@ -550,6 +550,8 @@ def build_app(catalog: RunCatalog):
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # nothing leaves the machine
     import gradio as gr
 
+    from genmodels import lecture
+
     def on_run(name: str | None, current: str):
         """The run's description; the tabs and controls its model takes shown and the others hidden,
         staying on the `current` tab where the model can use it (else going to its first usable
@@ -614,61 +616,80 @@ def build_app(catalog: RunCatalog):
         listed += [f"trained runs under `{catalog.root}`"] if catalog.root is not None else []
         text = " and ".join(listed)
         gr.Markdown(f"# genmodels\n{text[:1].upper()}{text[1:]}.")
-        with gr.Row():
-            run = gr.Dropdown(catalog.choices(), value=first, label="Run", elem_id="run", scale=4)
-            refresh = gr.Button("Refresh the list", elem_id="refresh", scale=1)
-        about = gr.Markdown(elem_id="about")
-        with gr.Tabs(elem_id="tabs") as tab_area:
-            with gr.Tab("Sample", id="Sample", elem_id="sample-tab") as sample_tab:
+        with gr.Tabs(elem_id="pages"):
+            with gr.Tab("Models", id="Models", elem_id="models-page"):
                 with gr.Row():
-                    n = gr.Slider(1, MAX_SAMPLES, value=16, step=1, label="Samples", elem_id="sample-n")
-                    seed = gr.Number(0, precision=0, label="Seed", elem_id="sample-seed")
-                    ema = gr.Checkbox(False, label="EMA weights", elem_id="sample-ema", visible=False)
-                label = gr.Dropdown(
-                    ["any"], value="any", label="Class", elem_id="sample-label", visible=False
-                )
-                caption = gr.Textbox(
-                    "a thick seven", label="Caption", elem_id="sample-caption", visible=False
-                )
-                with gr.Row():
-                    category = gr.Dropdown(
-                        ["any"], value="any", label="Category code", elem_id="sample-category", visible=False
-                    )
-                    continuous = gr.Textbox(
-                        "",
-                        label="Continuous codes, comma-separated (blank: random)",
-                        elem_id="sample-continuous",
-                        visible=False,
-                    )
-                patches = gr.File(
-                    file_count="multiple",
-                    label="Key patches (images)",
-                    elem_id="sample-patches",
-                    visible=False,
-                )
-                sample_action = action_area("sample", "Sample", "Samples")
-            with gr.Tab("Interpolate", id="Interpolate", elem_id="interpolate-tab") as interpolate_tab:
-                with gr.Row():
-                    seed_a = gr.Number(0, precision=0, label="Seed A", elem_id="interpolate-seed-a")
-                    seed_b = gr.Number(1, precision=0, label="Seed B", elem_id="interpolate-seed-b")
-                    steps = gr.Slider(2, 16, value=8, step=1, label="Steps", elem_id="interpolate-steps")
-                caption_a = gr.Textbox(
-                    "a thin one", label="Caption A", elem_id="interpolate-caption-a", visible=False
-                )
-                caption_b = gr.Textbox(
-                    "a thick seven", label="Caption B", elem_id="interpolate-caption-b", visible=False
-                )
-                interpolate_action = action_area("interpolate", "Interpolate", "Interpolation")
-            with gr.Tab("Translate", id="Translate", elem_id="translate-tab") as translate_tab:
-                translate_upload = gr.File(label="Image to translate", elem_id="translate-upload")
-                target_hint = gr.Markdown(elem_id="translate-hint")
-                with gr.Row():
-                    target = gr.Textbox(label="To", elem_id="translate-to")
-                    source = gr.Textbox(label="From (blank: read from the image)", elem_id="translate-from")
-                translate_action = action_area("translate", "Translate", "Input and translation")
-            with gr.Tab("Score", id="Score", elem_id="score-tab") as score_tab:
-                score_upload = gr.File(label="Image to score", elem_id="score-upload")
-                score_action = action_area("score", "Score", "As the model sees it")
+                    run = gr.Dropdown(catalog.choices(), value=first, label="Run", elem_id="run", scale=4)
+                    refresh = gr.Button("Refresh the list", elem_id="refresh", scale=1)
+                about = gr.Markdown(elem_id="about")
+                with gr.Tabs(elem_id="tabs") as tab_area:
+                    with gr.Tab("Sample", id="Sample", elem_id="sample-tab") as sample_tab:
+                        with gr.Row():
+                            n = gr.Slider(
+                                1, MAX_SAMPLES, value=16, step=1, label="Samples", elem_id="sample-n"
+                            )
+                            seed = gr.Number(0, precision=0, label="Seed", elem_id="sample-seed")
+                            ema = gr.Checkbox(False, label="EMA weights", elem_id="sample-ema", visible=False)
+                        label = gr.Dropdown(
+                            ["any"], value="any", label="Class", elem_id="sample-label", visible=False
+                        )
+                        caption = gr.Textbox(
+                            "a thick seven", label="Caption", elem_id="sample-caption", visible=False
+                        )
+                        with gr.Row():
+                            category = gr.Dropdown(
+                                ["any"],
+                                value="any",
+                                label="Category code",
+                                elem_id="sample-category",
+                                visible=False,
+                            )
+                            continuous = gr.Textbox(
+                                "",
+                                label="Continuous codes, comma-separated (blank: random)",
+                                elem_id="sample-continuous",
+                                visible=False,
+                            )
+                        patches = gr.File(
+                            file_count="multiple",
+                            label="Key patches (images)",
+                            elem_id="sample-patches",
+                            visible=False,
+                        )
+                        sample_action = action_area("sample", "Sample", "Samples")
+                    with gr.Tab(
+                        "Interpolate", id="Interpolate", elem_id="interpolate-tab"
+                    ) as interpolate_tab:
+                        with gr.Row():
+                            seed_a = gr.Number(0, precision=0, label="Seed A", elem_id="interpolate-seed-a")
+                            seed_b = gr.Number(1, precision=0, label="Seed B", elem_id="interpolate-seed-b")
+                            steps = gr.Slider(
+                                2, 16, value=8, step=1, label="Steps", elem_id="interpolate-steps"
+                            )
+                        caption_a = gr.Textbox(
+                            "a thin one", label="Caption A", elem_id="interpolate-caption-a", visible=False
+                        )
+                        caption_b = gr.Textbox(
+                            "a thick seven", label="Caption B", elem_id="interpolate-caption-b", visible=False
+                        )
+                        interpolate_action = action_area("interpolate", "Interpolate", "Interpolation")
+                    with gr.Tab("Translate", id="Translate", elem_id="translate-tab") as translate_tab:
+                        translate_upload = gr.File(label="Image to translate", elem_id="translate-upload")
+                        target_hint = gr.Markdown(elem_id="translate-hint")
+                        with gr.Row():
+                            target = gr.Textbox(label="To", elem_id="translate-to")
+                            source = gr.Textbox(
+                                label="From (blank: read from the image)", elem_id="translate-from"
+                            )
+                        translate_action = action_area("translate", "Translate", "Input and translation")
+                    with gr.Tab("Score", id="Score", elem_id="score-tab") as score_tab:
+                        score_upload = gr.File(label="Image to score", elem_id="score-upload")
+                        score_action = action_area("score", "Score", "As the model sees it")
+
+            with gr.Tab("Lecture", id="Lecture", elem_id="lecture-page"):
+                lecture.lecture_page(gr, catalog)
+            with gr.Tab("Draw a digit", id="Draw", elem_id="draw-page"):
+                lecture.drawing_page(gr, catalog)
 
         tabs = {tab.label: tab for tab in (sample_tab, interpolate_tab, translate_tab, score_tab)}
         current_tab = gr.State("Sample")  # the tab the user is on
