@@ -151,6 +151,10 @@ class RunCatalog:
             return name
         return None
 
+    def failed(self, name: str) -> bool:
+        """Whether the run has no weights, or failed to load when last tried."""
+        return name in self._failures or not (self.folder(name) / WEIGHTS_FILE).is_file()
+
     def choices(self) -> list[tuple[str, str]]:
         """(label, name) of every run: a run that cannot be loaded (no weights, or it failed when
         tried) says why in its label, in one line."""

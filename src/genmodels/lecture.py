@@ -365,7 +365,7 @@ def codes(catalog: RunCatalog, names: list[str], n: Any = 2000, seed: Any = 0) -
         )
     figure.tight_layout()
     text = (
-        f"The codes of the first {n:,} test digits (coloured by digit) over as many draws of each prior "
+        f"The codes of the first {len(z):,} test digits (coloured by digit) over as many draws of each prior "
         "(grey). A VAE pulls q(z | x) towards p(z) through the KL term; an AAE matches the aggregate "
         "q(z) to p(z) through its discriminator, so any prior it can sample works.\n\n" + "\n".join(lines)
     )
@@ -597,6 +597,8 @@ def runs_of(catalog: RunCatalog, test: Callable[[type[GenerativeModel], dict[str
 
     chosen = []
     for name in catalog.names():
+        if catalog.failed(name):  # listed on the Models page, with its reason
+            continue
         try:
             described = json.loads((catalog.folder(name) / CONFIG_FILE).read_text())
             model_class = get_model_class(described["model"])

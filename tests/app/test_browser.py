@@ -2,6 +2,7 @@
 chromium, through Playwright) as a user would: pick a run, set the controls, press the buttons,
 upload files. `make setup` installs both; without chromium these tests fail and say so."""
 
+import io
 import os
 import re
 import shutil
@@ -12,7 +13,9 @@ import time
 import urllib.request
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from tests.app.conftest import BROKEN, RUNS
 
@@ -261,3 +264,73 @@ def test_bad_uploads_give_a_message_and_the_app_carries_on(page, images, tmp_pat
     press(page, "score-button", "score-message", "upload one image to score")  # refused: never uploaded
     upload(page, "score-upload", images["digit"])
     press(page, "score-button", "score-message", "bits/dim")
+
+
+# -- the lecture and the drawing pad ------------------------------------------------------------------
+def open_page(page, name, tab=None):
+    page.get_by_role("tab", name=name, exact=True).click()
+    if tab is not None:
+        page.get_by_role("tab", name=tab, exact=True).click()
+
+
+def looks_drawn(page, element, name):
+    """A screenshot of the element's picture as the browser renders it, checked for content (not one flat
+    colour, as a blank or failed render is) and kept in $GENMODELS_SCREENSHOTS when that is set."""
+    png = page.locator(f"#{element} img").first.screenshot()
+    grey = np.asarray(Image.open(io.BytesIO(png)).convert("L"), dtype=np.float64)
+    _, counts = np.unique(grey, return_counts=True)
+    assert grey.std() > 5 and counts.max() < 0.95 * grey.size, f"{element} looks blank"
+    if os.environ.get("GENMODELS_SCREENSHOTS"):
+        folder = Path(os.environ["GENMODELS_SCREENSHOTS"])
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{name}.png").write_bytes(png)
+
+
+def test_every_lecture_demonstration_computes_and_shows(page):
+    open_page(page, "Lecture", "Chain rule")
+    press(page, "chain-button", "chain-message", "What trained models give test image 0 of digits/test")
+    expect(page.locator("#chain-message")).to_contain_text("2^784 − 1")
+    looks_drawn(page, "chain-image", "chain-rule")
+    open_page(page, "Lecture", "Generation")
+    press(page, "generation-button", "generation-message", "nade, seed 0: the canvas after each")
+    looks_drawn(page, "generation-image", "generation")
+    press(page, "completion-button", "completion-message", "completions drawn from p(x_bottom | x_top, y =")
+    open_page(page, "Lecture", "ELBO")
+    press(page, "elbo-button", "elbo-message", "ELBO =")
+    open_page(page, "Lecture", "Optimal discriminator")
+    page.locator("#discriminator-means textarea").fill("-3, 1")
+    press(page, "discriminator-button", "discriminator-message", "2·JSD − log 4 =")
+    expect(page.locator("#discriminator-message")).to_contain_text("0.5·N(-3, 0.5²) + 0.5·N(1, 0.5²)")
+    looks_drawn(page, "discriminator-image", "optimal-discriminator")
+    open_page(page, "Lecture", "Codes and prior")
+    press(page, "codes-button", "codes-message", "vae (vae, 4-d codes)")
+    looks_drawn(page, "codes-image", "codes")
+    open_page(page, "Lecture", "InfoGAN codes")
+    press(page, "info-button", "info-message", "category 0")
+    looks_drawn(page, "info-image", "infogan-codes")
+    for tab, key, text in [
+        ("Patches to image", "patches", "Error: untrained/puzzlegan does not say what it was trained on"),
+        ("Translation", "translation", "Error: untrained/cyclegan does not say what it was trained on"),
+    ]:
+        open_page(page, "Lecture", tab)
+        press(page, f"{key}-button", f"{key}-message", text)
+
+
+def test_a_digit_drawn_on_the_pad_is_scored_classified_and_completed(page):
+    open_page(page, "Draw a digit")
+    press(page, "draw-button", "draw-message", "Error: draw a digit first")
+    page.locator("#draw-pad button[aria-label=Brush]").click()  # as a user does: the pad asks for it
+    canvas = page.locator("#draw-pad canvas").first
+    expect(canvas).to_be_visible(timeout=WAIT_MS)
+    box = canvas.bounding_box()  # the 280 x 280 drawing area sits in the middle of the editor
+    left, top = box["x"] + box["width"] / 2 - 140, box["y"] + box["height"] / 2 - 140
+    page.mouse.move(left + 140, top + 56)  # a seven: across, then down
+    page.mouse.down()
+    page.mouse.move(left + 196, top + 56, steps=10)
+    page.mouse.move(left + 140, top + 224, steps=20)
+    page.mouse.up()
+    press(page, "draw-button", "draw-message", "nats")
+    message = page.locator("#draw-message").inner_text()
+    assert "bits/dim" in message and "Bayes' rule" in message and "anomaly" in message, message
+    assert "completion" in message
+    looks_drawn(page, "draw-image", "drawing-pad")
