@@ -12,6 +12,10 @@ Pick a run; then, where its model can:
   on held-out images of the data it was trained on (`anomaly_thresholds`), computed once and kept in
   the run folder as `anomaly_thresholds.json`.
 
+Beside the runs' page, the **Lecture** page (one demonstration per idea of the lecture, computed
+live by `genmodels.lecture`) and the **Draw a digit** page (a sketchpad whose digit is scored,
+classified by Bayes' rule and completed).
+
 The page opens on the first run that loads. A run that cannot be loaded (no weights yet, a damaged
 file) stays in the list with its reason, and only the tabs the run's model can use are shown.
 

@@ -810,8 +810,9 @@ def serve(
     ] = True,
 ) -> None:
     """The web app: pick a zoo model or a trained run, sample with a seed (and its class, caption,
-    codes or patches), interpolate, translate or score an uploaded image (needs the `app` extra:
-    gradio)."""
+    codes or patches), interpolate, translate or score an uploaded image; the Lecture page's
+    demonstrations; a pad to draw a digit on and have it scored, classified and completed (needs
+    the `app` extra: gradio)."""
     # Checked before the app (and gradio) is imported: these answers should not take seconds.
     if runs_dir is None:  # the zoo opens, with this folder's runs beside it when it has some
         runs_dir = Path("runs") if Path("runs").is_dir() else None
