@@ -10,6 +10,7 @@ so that no number there is typed by hand. The latest row of each model wins.
     python benchmarks/tables.py verdict     # the web app's anomaly verdict on out-of-distribution sets
     python benchmarks/tables.py reproduction  # mnist-full, the literature's protocol, beside the papers
     python benchmarks/tables.py parzen        # the Parzen-window log-likelihood of the GAN and AAE papers
+    python benchmarks/tables.py aae-balance   # issue 15's AAE variants beside the VAE, same minutes
 """
 
 from __future__ import annotations
@@ -295,6 +296,28 @@ def parzen_table() -> str:
     return "\n".join(lines)
 
 
+def aae_balance_table() -> str:
+    """Issue 15's AAE variants beside the VAE, each trained for the same minutes on mnist-full."""
+    lines = [
+        "| variant | model, settings | minutes (steps) | FD-digits | KID (± sd) | precision | recall "
+        "| classes covered |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    rows: dict[str, dict] = {}
+    for line in (RESULTS / "aae_balance.jsonl").read_text().splitlines():
+        if line.strip():
+            row = json.loads(line)
+            rows[f"{row['variant']}@{row['minutes']:g}"] = row  # the latest row of each wins
+    for row in rows.values():
+        settings = ", ".join(f"{k}={v}" for k, v in row["config"].items() if k not in ("hidden",))
+        lines.append(
+            f"| {row['variant']} | {row['model']}: {settings} | {row['minutes']:g} ({row['steps']:,}) "
+            f"| {row['fd']:.1f} | {row['kid']:.3f} ± {row['kid_std']:.3f} | {row['precision']:.3f} "
+            f"| {row['recall']:.3f} | {row.get('classes_covered', 'n/a')} / 10 |"
+        )
+    return "\n".join(lines)
+
+
 def _duration(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
 
@@ -338,6 +361,7 @@ def main() -> None:
             "verdict",
             "reproduction",
             "parzen",
+            "aae-balance",
         ],
     )
     args = parser.parse_args()
@@ -351,6 +375,7 @@ def main() -> None:
         "verdict": verdict_table,
         "reproduction": reproduction_tables,
         "parzen": parzen_table,
+        "aae-balance": aae_balance_table,
     }
     print(tables[args.table]())
 

@@ -717,9 +717,19 @@ def lecture_page(gr: Any, catalog: RunCatalog) -> None:
             action("translation", "Translate", translations, [model, index])
 
 
+def _recorded_nll(name: str) -> float:
+    """A zoo entry's recorded test NLL (the pad offers the best density model first); inf for runs."""
+    from genmodels import zoo
+
+    if not zoo.is_zoo(name):
+        return math.inf
+    headline = zoo.provenance(name.removeprefix(zoo.PREFIX))["headline"]
+    return next((item["value"] for item in headline if item["measure"] == "test NLL"), math.inf)
+
+
 def drawing_page(gr: Any, catalog: RunCatalog) -> None:
     """The drawing pad: draw a digit, then score, classify and complete it (element ids draw-...)."""
-    densities = runs_of(catalog, CHOOSERS["grey density"])
+    densities = sorted(runs_of(catalog, CHOOSERS["grey density"]), key=_recorded_nll)
     classifiers = runs_of(catalog, CHOOSERS["class-conditional"])
     gr.Markdown(
         "Draw a digit. It is framed as MNIST's digits were (its box scaled to fit 20 x 20, its centre "
