@@ -40,17 +40,17 @@ DATA = "mnist-full"
 BASE = {"hidden": (500, 500), "discriminator_hidden": (500, 500), "prior": "normal", "latent_dim": 10}
 VARIANTS: dict[str, tuple[str, dict]] = {
     "vae": ("vae", {"architecture": "mlp", "hidden": (500, 500), "latent_dim": 50, "activation": "elu"}),
-    "paper-rates": ("aae", BASE),
-    "gaussian": ("aae", {**BASE, "encoder": "gaussian"}),
-    "gaussian-bn": ("aae", {**BASE, "encoder": "gaussian", "batch_norm": True}),
     "gaussian-bn-2e-4": (
         "aae",
         {**BASE, "encoder": "gaussian", "batch_norm": True, "lr": 2e-4, "lr_d": 2e-4, "lr_g": 2e-4},
     ),
+    "paper-rates": ("aae", BASE),
+    "gaussian-bn": ("aae", {**BASE, "encoder": "gaussian", "batch_norm": True}),
     "gaussian-bn-slow-g": (
         "aae",
         {**BASE, "encoder": "gaussian", "batch_norm": True, "lr": 5e-4, "lr_d": 2e-4, "lr_g": 1e-4},
     ),
+    "gaussian": ("aae", {**BASE, "encoder": "gaussian"}),
 }
 
 
