@@ -65,3 +65,11 @@ def test_a_full_recipe_run_validates_on_val_and_is_scored_stochastically(tmp_pat
     # Without --view, a dynamically trained run is scored thresholded, and says so.
     default = subprocess.run([*evaluate, "--samples", "0", "--json"], capture_output=True, text=True)
     assert "thresholded" in json.loads(default.stdout)["view"]
+
+
+@pytest.mark.parametrize("name", sorted(model_classes()))
+def test_every_recipe_names_a_preset(name):
+    """`genmodels train NAME --preset P` takes the network and the recipe of the same name: a
+    recipe without its preset fails at once (as the digit classifier's `full` did)."""
+    cls = model_classes()[name]
+    assert set(cls.recipes) <= set(cls.presets), f"{name}: recipes without a preset"

@@ -126,7 +126,10 @@ class Classifier(GenerativeModel):
     Config = ClassifierConfig
     equation: ClassVar[str] = r"\min \ \mathbb{E}[-\log p(y \mid \mathbf{x})]"
     family = "classifier"
-    presets: ClassVar[dict[str, dict[str, Any]]] = {"cpu": {"channels": (16, 32), "features": 128}}
+    presets: ClassVar[dict[str, dict[str, Any]]] = {
+        "cpu": {"channels": (16, 32), "features": 128},
+        "full": {"channels": (16, 32), "features": 128},  # the same network, trained on mnist-full
+    }
     recipes: ClassVar[dict[str, dict[str, Any]]] = {
         "cpu": {"steps": 2000, "batch_size": 64, "sample_every": 0, "num_samples": 0},
         # The shipped digit classifier (scripts/train_digit_classifier.py): mnist-full's 50,000
