@@ -271,10 +271,15 @@ def reproduction_tables() -> str:
         curve = row["curve"]
         shown = curve[:: max(1, -(-len(curve) // 12))]
         shown += [] if shown[-1] is curve[-1] else curve[-1:]
-        points = ", ".join(f"{minutes:.2g}: {nll:.2f}" for minutes, nll, *_ in shown)
+        points = ", ".join(f"{_minutes(minutes)}: {nll:.2f}" for minutes, nll, *_ in shown)
         curves.append(f"| {label} | {points} |")
     _plot_curves(rows)
     return "\n".join(lines + curves)
+
+
+def _minutes(minutes: float) -> str:
+    """Two significant figures below 10 minutes, whole minutes above (never 1.1e+02)."""
+    return f"{minutes:.2g}" if minutes < 10 else f"{minutes:.0f}"
 
 
 def parzen_table() -> str:
