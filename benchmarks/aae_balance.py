@@ -51,6 +51,23 @@ VARIANTS: dict[str, tuple[str, dict]] = {
         {**BASE, "encoder": "gaussian", "batch_norm": True, "lr": 5e-4, "lr_d": 2e-4, "lr_g": 1e-4},
     ),
     "gaussian": ("aae", {**BASE, "encoder": "gaussian"}),
+    # Round 2, from round 1's rows: the slower encoder step raised recall; slower still, and a larger code.
+    "gaussian-bn-slower-g": (
+        "aae",
+        {**BASE, "encoder": "gaussian", "batch_norm": True, "lr": 5e-4, "lr_d": 2e-4, "lr_g": 5e-5},
+    ),
+    "gaussian-bn-slow-g-16d": (
+        "aae",
+        {
+            **BASE,
+            "latent_dim": 16,
+            "encoder": "gaussian",
+            "batch_norm": True,
+            "lr": 5e-4,
+            "lr_d": 2e-4,
+            "lr_g": 1e-4,
+        },
+    ),
 }
 
 
