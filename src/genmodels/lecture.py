@@ -59,13 +59,18 @@ def _shown(images: Tensor, kind: str) -> Tensor:
     return to_uint8(images.detach().cpu(), kind)
 
 
-def _test_image(catalog: RunCatalog, name: str, index: Any) -> tuple[Tensor, View, str]:
-    """Test image `index` of the data the run trained on, in the view its scores are reported on."""
-    model = catalog.model(name)
+def _test_data(catalog: RunCatalog, name: str) -> ImageSet:
+    """The test split of the data the run trained on (its train.json says which)."""
     training = catalog.training(name)
     if training is None:
         raise UserError(f"{name} does not say what it was trained on (no train.json)")
-    data = genmodels.load_dataset(training["data"]["name"], "test")
+    return genmodels.load_dataset(training["data"]["name"], "test")
+
+
+def _test_image(catalog: RunCatalog, name: str, index: Any) -> tuple[Tensor, View, str]:
+    """Test image `index` of the data the run trained on, in the view its scores are reported on."""
+    model = catalog.model(name)
+    data = _test_data(catalog, name)
     index = int(index)
     if not 0 <= index < len(data):
         raise UserError(f"choose a test image from 0 to {len(data) - 1}, not {index}")
@@ -200,7 +205,7 @@ def completion(catalog: RunCatalog, name: str, index: Any, n: Any = 8, seed: Any
 
 
 def _test_label(catalog: RunCatalog, name: str, index: Any) -> int:
-    data = genmodels.load_dataset(catalog.training(name)["data"]["name"], "test")
+    data = _test_data(catalog, name)
     if data.labels is None:
         raise UserError(f"{name} is class-conditional and {data.name} has no labels to condition on")
     return int(data.labels[int(index)])
@@ -341,10 +346,7 @@ def codes(catalog: RunCatalog, names: list[str], n: Any = 2000, seed: Any = 0) -
         model = catalog.model(name)
         if not hasattr(model, "encode") or not hasattr(model, "draw_latent"):
             raise UserError(f"{model.name} has no encoder: choose a VAE or an AAE")
-        training = catalog.training(name)
-        if training is None:
-            raise UserError(f"{name} does not say what it was trained on (no train.json)")
-        data = genmodels.load_dataset(training["data"]["name"], "test").subset(slice(0, n))
+        data = _test_data(catalog, name).subset(slice(0, n))
         view = genmodels.evaluation_view_of(catalog.folder(name), model)
         with torch.no_grad():
             z = model.encode(view(data.images).to(model.device)).double().cpu()
@@ -428,10 +430,7 @@ def patches_to_image(
     model = catalog.model(name)
     if getattr(model, "condition_kind", None) != "patches":
         raise UserError(f"{model.name} does not build images from patches: choose a Puzzle-GAN")
-    training = catalog.training(name)
-    if training is None:
-        raise UserError(f"{name} does not say what it was trained on (no train.json)")
-    data = genmodels.load_dataset(training["data"]["name"], "test")
+    data = _test_data(catalog, name)
     index, n = int(index), int(n)
     if not 0 <= index < len(data):
         raise UserError(f"choose a test image from 0 to {len(data) - 1}, not {index}")
@@ -550,7 +549,7 @@ def drawn(
         return _grid(_shown(x, view.kind)), "\n".join(lines)
     label = None
     if model.config.num_classes:  # complete as the class the model itself reads the drawing as
-        label = int(_class_log_likelihoods(model, x).argmax())
+        label = int(_class_log_likelihoods(model, raw, view).argmax())
     try:
         picture, completed = _completions(model, x, 6, int(seed), view.kind, "your drawing", label)
     except ValueError as error:  # e.g. a MADE whose order does not put the top half first
@@ -567,7 +566,7 @@ def _bayes_class(catalog: RunCatalog, name: str, raw: Tensor) -> str:
     if not classes:
         raise UserError(f"{model.name} is not class-conditional: it cannot classify by Bayes' rule")
     view = genmodels.evaluation_view_of(catalog.folder(name), model)
-    log_likelihoods = _class_log_likelihoods(model, view(raw).to(model.device))
+    log_likelihoods = _class_log_likelihoods(model, raw, view)
     posterior = torch.softmax(log_likelihoods, 0)  # the uniform prior cancels
     best = int(posterior.argmax())
     top = posterior.topk(min(3, classes))
@@ -577,16 +576,11 @@ def _bayes_class(catalog: RunCatalog, name: str, raw: Tensor) -> str:
     return f"- Bayes' rule with {model.name}'s p(x | y) and a uniform p(y): **{best}** ({others})"
 
 
-def _class_log_likelihoods(model: Any, x: Tensor) -> Tensor:
-    """log p(x | y) of one image for every class y: [K]."""
-    with torch.no_grad():
-        return torch.stack(
-            [
-                model.log_prob(x, torch.full((1,), k, device=model.device))
-                for k in range(model.config.num_classes)
-            ],
-            1,
-        )[0].cpu()
+def _class_log_likelihoods(model: Any, raw: Tensor, view: View) -> Tensor:
+    """log p(x | y) of one uint8 image [1, C, H, W] for every class y: [K]."""
+    from genmodels.evaluation.classify import class_log_likelihoods
+
+    return class_log_likelihoods(model, ImageSet(raw, name="your drawing"), view)[0]
 
 
 def runs_of(catalog: RunCatalog, test: Callable[[type[GenerativeModel], dict[str, Any]], bool]) -> list[str]:
