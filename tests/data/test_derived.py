@@ -58,3 +58,15 @@ def test_perturbation_replaces_the_asked_share_of_pixels():
     assert abs(changed - 0.25 * 255 / 256) < 0.01  # a replacement can draw the same value
     with pytest.raises(DataError, match="perturb"):
         View("unit", perturb=1.5)
+
+
+def test_unpad_inverts_a_views_padding_and_refuses_what_cannot_be_removed():
+    from genmodels.data import unpad
+
+    images = torch.randint(0, 256, (3, 1, 28, 28), dtype=torch.uint8)
+    padded = View("unit", pad=2)(images)
+    assert padded.shape[-2:] == (32, 32)
+    assert torch.equal(unpad(padded, 2), View("unit")(images))
+    assert unpad(padded, 0) is padded
+    with pytest.raises(ValueError, match="cannot remove a padding of 16"):
+        unpad(padded, 16)

@@ -26,7 +26,7 @@ from collections.abc import Callable
 
 from genmodels.data.batches import Batch, BatchStream, ordered_batches
 from genmodels.data.dataset import DataError, ImageSet
-from genmodels.data.transforms import View, evaluation_view, to_uint8, to_unit
+from genmodels.data.transforms import View, evaluation_view, to_uint8, to_unit, unpad
 
 __all__ = [
     "Batch",

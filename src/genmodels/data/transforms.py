@@ -136,6 +136,14 @@ def evaluation_view(view: View) -> View:
     return View("static" if view.kind == "dynamic" else view.kind, view.pad, seed=view.seed)
 
 
+def unpad(images: Tensor, pad: int) -> Tensor:
+    """The inverse of a view's padding: the centre of [B, C, H, W] images without `pad` pixels at
+    each edge (a 32x32 sample of a model trained on padded digits back to the digits' 28x28)."""
+    if pad < 0 or 2 * pad >= min(images.shape[-2:]):
+        raise ValueError(f"cannot remove a padding of {pad} from images of {tuple(images.shape[-2:])}")
+    return images[..., pad : images.shape[-2] - pad, pad : images.shape[-1] - pad] if pad else images
+
+
 def to_unit(x: Tensor, kind: str) -> Tensor:
     """Back from a model's range (the view `kind`) to [0, 1]."""
     if kind == "symmetric":
