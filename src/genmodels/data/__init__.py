@@ -40,6 +40,7 @@ __all__ = [
     "ordered_batches",
     "to_uint8",
     "to_unit",
+    "unpad",
 ]
 
 
