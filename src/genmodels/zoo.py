@@ -5,7 +5,9 @@ Each entry is a model folder under `genmodels/zoo/NAME/`: `config.json`, `model.
 views and data it trained on are known, as for any run) and `provenance.json`: the command that
 trained it, the commit, the data, the training time, its headline numbers with the commands that
 measured them, and a `check`, a number recomputed from the shipped weights on a fixed subset
-(the tests recompute it, so a change that breaks a zoo model fails the suite).
+(the tests recompute it, so a change that breaks a zoo model fails the suite): the mean NLL of
+100 test digits for a model with a density, the FD-digits of 1,000 seeded samples against 1,000
+test digits for one that only samples (`check`).
 
 `genmodels.load("zoo:nade")` and every command that takes a run (`genmodels evaluate zoo:nade`)
 accept the name; `genmodels zoo` lists the entries. `scripts/build_zoo.py` writes an entry from a
@@ -84,3 +86,34 @@ def check_nll(model: Any, n: int = 100) -> float:
     subset = genmodels.load_dataset("mnist-full", "test").subset(torch.arange(n))
     options = {} if model.log_prob_is_exact else {"k": 100}
     return float(-per_image_log_prob(model, subset, View.parse(CHECK_VIEW), seed=0, **options).mean())
+
+
+CHECK_SAMPLES = 1000
+
+
+def check_fd(model: Any, view: Any, n: int = CHECK_SAMPLES) -> float:
+    """A sampler's `check`: the FD-digits of n samples (seed 0) against the first n mnist-full test
+    digits in the run's evaluation view, in the shipped digit classifier's feature space."""
+    import torch
+
+    import genmodels
+    from genmodels.evaluation import sample_quality
+
+    subset = genmodels.load_dataset("mnist-full", "test").subset(torch.arange(n))
+    return float(sample_quality(model, subset, view, n_fake=n, seed=0)["fd"])
+
+
+def check(model: Any, view: Any) -> dict[str, Any]:
+    """The number an entry records and the tests recompute: NLL for a density, FD-digits for a
+    sampler; `view` is the run's evaluation view (the samplers' real digits are taken in it)."""
+    if "density" in model.capabilities():
+        measure = f"mean NLL of the first 100 mnist-full test digits ({CHECK_VIEW})"
+        if not model.log_prob_is_exact:
+            measure += ", IW bound k = 100, seed 0"
+        return {"measure": measure, "value": round(check_nll(model, 100), 4), "unit": "nats"}
+    return {
+        "measure": f"FD-digits of {CHECK_SAMPLES:,} samples (seed 0) against the first "
+        f"{CHECK_SAMPLES:,} mnist-full test digits ({view.describe()})",
+        "value": round(check_fd(model, view), 3),
+        "unit": "FD-digits",
+    }
