@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import torch
+from rows import append_row, shown, trained
 
 import genmodels
 from genmodels.data import View, evaluation_view
@@ -96,10 +97,9 @@ def main() -> None:
     args = parser.parse_args()
     rows = {"infogan": infogan_row, "aae": aae_row, "aae-categorical": categorical_aae_row}
     row = rows[args.model](args.run, args.data)
-    row.update(data=f"{args.data}/test", run=str(args.run), date=time.strftime("%Y-%m-%d"))
-    print(json.dumps(row))
-    with RESULTS.open("a") as handle:
-        handle.write(json.dumps(row) + "\n")
+    row.update(data=f"{args.data}/test", run=str(shown(args.run)), **trained(args.run))
+    row.update(date=time.strftime("%Y-%m-%d"))
+    append_row(RESULTS, row)
 
 
 if __name__ == "__main__":
