@@ -56,7 +56,10 @@ def aae_row(run: Path, data: str) -> dict:
     agreement = component_agreement(model, genmodels.load_dataset(data, "test"), view)
     labels = model.config.labels
     extra = {"labelled": model.config.labelled} if labels == "semi_supervised" else {}
-    return {"model": "aae", "labels": labels, **extra, "measure": "test codes in their class's component",
+    return {"model": "aae", "labels": labels, "prior": model.config.prior,
+            "latent_dim": model.config.latent_dim, "encoder": model.config.encoder,
+            "rates": [model.config.lr, model.config.lr_d, model.config.lr_g], **extra,
+            "measure": "test codes in their class's component",
             "value": agreement, "test_error": 1 - agreement}  # fmt: skip
 
 
