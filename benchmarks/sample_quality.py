@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import torch
+from rows import trained
 
 import genmodels
 from genmodels.config import parse_overrides
@@ -29,13 +30,6 @@ from genmodels.data import View, evaluation_view
 from genmodels.evaluation import sample_quality
 
 RESULTS = Path(__file__).parent / "results" / "sample_quality.jsonl"
-
-
-def training_seconds(run_dir: Path) -> float | None:
-    """The trainer's own clock at the last logged step (resumes included)."""
-    times = [json.loads(line).get("time") for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    times = [t for t in times if t is not None]
-    return times[-1] if times else None
 
 
 def measure(
@@ -56,8 +50,7 @@ def measure(
         "model": name,
         "run": str(run_dir),
         "config_overrides": extra,
-        "steps": described["total_steps"],
-        "train_seconds": training_seconds(run_dir),
+        **trained(run_dir),  # the steps reached (a time budget may end a run before its count)
         "evaluate_seconds": round(time.perf_counter() - start, 1),
         **quality,
         "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads",
