@@ -76,6 +76,7 @@ def categorical_aae_row(run: Path, data: str) -> dict:
         "model": "aae-categorical",
         "trained_on": described["data"]["name"],
         "classes": model.config.classes,
+        "rates": [model.config.lr, model.config.lr_d, model.config.lr_g],
     }
     if model.config.semi_supervised:
         error = classification_error(model, test, view)

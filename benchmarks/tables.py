@@ -348,6 +348,11 @@ CODES_PAPERS = {
 }
 
 
+def _rates(row: dict) -> str:
+    """An AAE's three Adam rates: the reconstruction step, D's, the encoder's adversarial step."""
+    return "rates (reconstruction, D, E) " + ", ".join(f"{rate:g}" for rate in row.get("rates", []))
+
+
 def codes_full_table() -> str:
     """Issue 15: what the structured codes recover on mnist-full's test digits, beside the papers."""
     lines = [
@@ -365,15 +370,15 @@ def codes_full_table() -> str:
             key, setting = ("infogan", "categorical code", 10), "10-way categorical code, Q's guess"
         elif "semi" in row["measure"]:
             labelled = int(row["trained_on"].split("labelled=")[1].rstrip("]"))
-            key, setting = ("aae-categorical", "semi", labelled), f"{labelled:,} labels"
+            key, setting = ("aae-categorical", "semi", labelled), f"{labelled:,} labels, {_rates(row)}"
         elif row["model"] == "aae-categorical":
             key = ("aae-categorical", "unsupervised", row["classes"])
-            setting = f"unsupervised, {row['classes']} clusters"
+            setting = f"unsupervised, {row['classes']} clusters, {_rates(row)}"
         else:  # the label-regularised AAE of Fig. 4: its error is the share outside their part
             key = (row["model"], row.get("labels", ""), 0)
             setting = (
                 f"{row.get('prior')} prior, {row.get('latent_dim')}-d code, labels={row.get('labels')}, "
-                f"{row.get('encoder')} encoder, rates (reconstruction, D, E) {row.get('rates')}"
+                f"{row.get('encoder')} encoder, {_rates(row)}"
             )
         measure = row["measure"].replace(
             "test codes in their class's component", "test codes outside their class's part"
