@@ -24,7 +24,6 @@ import time
 from pathlib import Path
 
 import genmodels
-from genmodels.api import evaluation_view_of
 from genmodels.data import View
 from genmodels.io import CONFIG_FILE, WEIGHTS_FILE, save_tensors
 from genmodels.zoo import PROVENANCE_FILE, ZOO_ROOT, check, check_nll
@@ -80,7 +79,7 @@ def headline(run: Path) -> list[dict]:
 
 def build(name: str, run: Path) -> dict:
     model = genmodels.load(run).eval()
-    view = evaluation_view_of(run, model)
+    view = genmodels.evaluation_view_of(run, model)
     full = check(model, view)["value"]
     weights = model.state_dict()
     half = {k: v.half() if v.is_floating_point() else v for k, v in weights.items()}

@@ -39,7 +39,7 @@ def test_every_entry_recomputes_its_recorded_check(name):
     model = genmodels.load(f"zoo:{name}").eval()
     assert model.name == provenance["model"]
     assert sum(p.numel() for p in model.parameters()) == provenance["parameters"]
-    recomputed = zoo.check(model, genmodels.api.evaluation_view_of(f"zoo:{name}", model))
+    recomputed = zoo.check(model, genmodels.evaluation_view_of(f"zoo:{name}", model))
     assert recomputed["measure"] == provenance["check"]["measure"]
     tolerance = {"abs": 1e-3} if provenance["check"]["unit"] == "nats" else {"rel": 1e-3}
     assert recomputed["value"] == pytest.approx(provenance["check"]["value"], **tolerance)
