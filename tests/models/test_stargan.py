@@ -56,8 +56,31 @@ def test_tile_labels_puts_the_label_vector_at_every_position():
             assert torch.equal(tiled[:, :, i, j], c)
     # G reads the image and the tiled condition as channels.
     model = tiny()
-    first = model.generator.net[0]
+    first = model.generator.stem
     assert first.in_channels == 1 + 2 and first.kernel_size == (7, 7)
+
+
+def test_label_norm_moves_every_pixel_s_features_by_the_labels_and_starts_as_the_plain_norm():
+    """A channel's spatially constant shift is what instance norm removes, so labels that enter only
+    as constant input channels reach the interior of the first feature maps only weakly;
+    the conditional norm applies them after the normalisation, at every position."""
+    from genmodels.models.adversarial.stargan import ConditionalInstanceNorm, InstanceNorm
+
+    torch.manual_seed(0)
+    h = torch.randn(2, 4, 6, 6)
+    c0, c1 = torch.zeros(2, 3), torch.tensor([[0.0, 1.0, 0.0]] * 2)
+    conditional, plain = ConditionalInstanceNorm(4, 3), InstanceNorm(4, 3)
+    assert torch.allclose(conditional(h, c0), plain(h, c0), atol=1e-6)  # starts as the plain norm
+    assert torch.equal(plain(h, c0), plain(h, c1))  # the plain one ignores the labels
+    nn.init.normal_(conditional.scale_shift.weight)
+    moved = (conditional(h, c1) - conditional(h, c0)).abs()
+    assert bool((moved.flatten(2).min(2).values > 0).all())  # every position of every channel
+    # a constant input channel is removed by the plain norm: only the image's pattern is left
+    shift = torch.arange(4.0)[None, :, None, None]
+    assert torch.allclose(plain(h + shift, c0), plain(h, c0), atol=1e-5)
+    # the preset: the cpu preset's G uses it, the paper's G does not
+    assert isinstance(tiny(label_norm=True).generator.stem_norm, ConditionalInstanceNorm)
+    assert isinstance(tiny().generator.stem_norm, InstanceNorm)
 
 
 def test_the_mask_vector_names_the_row_s_label_set_and_zeroes_the_other_sets():
@@ -83,7 +106,7 @@ def test_the_mask_vector_names_the_row_s_label_set_and_zeroes_the_other_sets():
         torch.tensor([[0.0, 1.0, 1.0, 0.0, 1.0]]),
     )
     model = tiny_multi()
-    assert model.config.condition_dim == 7 and model.generator.net[0].in_channels == 3 + 7
+    assert model.config.condition_dim == 7 and model.generator.stem.in_channels == 3 + 7
     assert model.discriminator.cls.out_channels == 5  # D_cls predicts every set's labels
 
 
