@@ -6,8 +6,9 @@ views and data it trained on are known, as for any run) and `provenance.json`: t
 trained it, the commit, the data, the training time, its headline numbers with the commands that
 measured them, and a `check`, a number recomputed from the shipped weights on a fixed subset
 (the tests recompute it, so a change that breaks a zoo model fails the suite): the mean NLL of
-100 test digits for a model with a density, the FD-digits of 1,000 seeded samples against 1,000
-test digits for one that only samples (`check`).
+100 test digits for a model with a density, the round-trip L1 of 100 test images for a
+translator, the FD-digits of 1,000 seeded samples against 1,000 test digits for one that only
+samples, conditioned, where it takes a condition, on those digits' captions or patches (`check`).
 
 `genmodels.load("zoo:nade")` and every command that takes a run (`genmodels evaluate zoo:nade`)
 accept the name; `genmodels zoo` lists the entries. `scripts/build_zoo.py` writes an entry from a
@@ -91,29 +92,55 @@ def check_nll(model: Any, n: int = 100) -> float:
 CHECK_SAMPLES = 1000
 
 
-def check_fd(model: Any, view: Any, n: int = CHECK_SAMPLES) -> float:
-    """A sampler's `check`: the FD-digits of n samples (seed 0) against the first n mnist-full test
-    digits in the run's evaluation view, in the shipped digit classifier's feature space."""
+def check_fd(model: Any, view: Any, data: str = "mnist-full", n: int = CHECK_SAMPLES) -> float:
+    """A sampler's `check`: the FD-digits of n samples (seed 0) against the first n test digits of
+    `data` (the run's data set: its captions or patches condition the samples) in the run's
+    evaluation view, in the shipped digit classifier's feature space."""
     import torch
 
     import genmodels
     from genmodels.evaluation import sample_quality
 
-    subset = genmodels.load_dataset("mnist-full", "test").subset(torch.arange(n))
+    subset = genmodels.load_dataset(data, "test").subset(torch.arange(n))
     return float(sample_quality(model, subset, view, n_fake=n, seed=0)["fd"])
 
 
-def check(model: Any, view: Any) -> dict[str, Any]:
-    """The number an entry records and the tests recompute: NLL for a density, FD-digits for a
-    sampler; `view` is the run's evaluation view (the samplers' real digits are taken in it)."""
+CHECK_TRANSLATIONS = 100
+
+
+def check_round_trip(model: Any, view: Any, data: str, n: int = CHECK_TRANSLATIONS) -> float:
+    """A translator's `check`: the mean per-pixel L1 in [0, 1] units of the first n test images of
+    `data` carried to the other domain and back (CycleGAN's cycle; StarGAN: each attribute flipped
+    and back, the reconstruction), as `genmodels.evaluation.translation` measures it."""
+    import torch
+
+    import genmodels
+    from genmodels.evaluation.translation import translation_scores
+
+    subset = genmodels.load_dataset(data, "test").subset(torch.arange(n))
+    scores = translation_scores(model, subset, view, domain_network=None, content_network=None)
+    return float(scores["cycle_l1"] if "cycle_l1" in scores else scores["reconstruction_l1"])
+
+
+def check(model: Any, view: Any, data: str = "mnist-full") -> dict[str, Any]:
+    """The number an entry records and the tests recompute: NLL for a density, the round-trip L1
+    for a translator, FD-digits for a sampler. `view` is the run's evaluation view (the samplers'
+    real digits are taken in it); `data` the data set the run trained on, whose test split is used."""
     if "density" in model.capabilities():
         measure = f"mean NLL of the first 100 mnist-full test digits ({CHECK_VIEW})"
         if not model.log_prob_is_exact:
             measure += ", IW bound k = 100, seed 0"
         return {"measure": measure, "value": round(check_nll(model, 100), 4), "unit": "nats"}
+    if "translate" in model.capabilities():
+        return {
+            "measure": f"round-trip L1 per pixel of the first {CHECK_TRANSLATIONS} {data} test images "
+            "(to the other domain, or each attribute flipped, and back)",
+            "value": round(check_round_trip(model, view, data), 5),
+            "unit": "L1 per pixel, [0, 1]",
+        }
     return {
         "measure": f"FD-digits of {CHECK_SAMPLES:,} samples (seed 0) against the first "
-        f"{CHECK_SAMPLES:,} mnist-full test digits ({view.describe()})",
-        "value": round(check_fd(model, view), 3),
+        f"{CHECK_SAMPLES:,} {data} test digits ({view.describe()})",
+        "value": round(check_fd(model, view, data), 3),
         "unit": "FD-digits",
     }

@@ -2,6 +2,7 @@
 true style gets target accuracy 1, a translator that changes nothing gets 0; both keep the content
 and go back exactly (cycle / reconstruction L1 = 0)."""
 
+import math
 from types import SimpleNamespace
 
 import pytest
@@ -76,3 +77,29 @@ def test_needs_the_fields():
     networks = {"domain_network": Network("domain"), "content_network": Network("content")}
     with pytest.raises(ValueError, match="no domain field"):
         translation_scores(_translator("domain", True), data, View("symmetric"), **networks)
+
+
+@pytest.mark.parametrize("kind", ["domain", "attributes"])
+def test_without_judges_only_the_round_trip_is_measured(kind):
+    """The zoo's check: no classifiers, the same L1, and accuracies NaN rather than made up."""
+    data = _data(kind)
+    networks = {"domain_network": Network(kind), "content_network": Network("content")}
+    judged = translation_scores(_translator(kind, True), data, View("symmetric"), batch_size=16, **networks)
+    alone = translation_scores(
+        _translator(kind, True),
+        data,
+        View("symmetric"),
+        batch_size=16,
+        domain_network=None,
+        content_network=None,
+    )
+    error = "cycle_l1" if kind == "domain" else "reconstruction_l1"
+    assert alone[error] == judged[error]
+    assert math.isnan(alone["target_accuracy"]) and math.isnan(alone["content_accuracy_untranslated"])
+    grey = _translator(kind, True)
+    grey.translate = lambda x, source, target: torch.zeros_like(x)  # everything to mid-grey, and back
+    # every pixel of these black-and-white images is 0 or 1: half a unit from grey
+    lost = translation_scores(grey, data, View("symmetric"), domain_network=None, content_network=None)
+    assert lost[error] == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="both judges"):
+        translation_scores(grey, data, View("symmetric"), domain_network=Network(kind), content_network=None)

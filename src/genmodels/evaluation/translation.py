@@ -19,6 +19,7 @@ colours: switched to each other member), and the target accuracy is that attribu
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -37,25 +38,38 @@ def translation_scores(
     data: ImageSet,
     view: View,
     *,
-    domain_network: Any,
-    content_network: Any,
+    domain_network: Any | None,
+    content_network: Any | None,
     batch_size: int = 250,
 ) -> dict[str, Any]:
     """Target-domain accuracy, content preservation and cycle/reconstruction L1 on `data`.
 
     `domain_network` and `content_network` are trained `classifier` models (taking images in
-    [0, 1]); the translator takes and gives images in [-1, 1] (`view` "symmetric")."""
-    if data.labels is None:
+    [0, 1]); the translator takes and gives images in [-1, 1] (`view` "symmetric"). With both None
+    only the L1 is measured (the zoo's check: the zoo ships no judges) and the accuracies are NaN."""
+    if (domain_network is None) != (content_network is None):
+        raise ValueError("give both judges (the domain and the content classifier) or neither")
+    if domain_network is not None and data.labels is None:
         raise ValueError(f"{data.name}: content preservation needs digit labels")
     model.eval()
-    domain_network.eval()
-    content_network.eval()
+    for network in (domain_network, content_network):
+        if network is not None:
+            network.eval()
     if model.condition_kind == "domain":
         return _two_domains(model, data, view, domain_network, content_network, batch_size)
     return _attributes(model, data, view, domain_network, content_network, batch_size)
 
 
-def _content_ceiling(data: ImageSet, view: View, content_network: Any, batch_size: int) -> float:
+def _right(network: Any | None, images: Tensor, wanted: Tensor | None) -> int:
+    """How many of the judge's verdicts equal `wanted` (0 without a judge)."""
+    if network is None or wanted is None:
+        return 0
+    return int((network.predict(images) == wanted).sum())
+
+
+def _content_ceiling(data: ImageSet, view: View, content_network: Any | None, batch_size: int) -> float:
+    if content_network is None:
+        return math.nan
     right = total = 0
     for batch in ordered_batches(data, view, batch_size):
         right += int((content_network.predict(_unit(batch["x"])) == batch["y"]).sum())
@@ -75,20 +89,22 @@ def _two_domains(
             rows = batch["domain"] == source
             if not rows.any():
                 continue
-            x, y = batch["x"][rows].to(model.device), batch["y"][rows]
+            x, y = batch["x"][rows].to(model.device), batch["y"][rows] if "y" in batch else None
             translated = model.translate(x, source, 1 - source)
             back = model.translate(translated, 1 - source, source)
             shown = _unit(translated).cpu()
             entry = counts[name]
             entry["n"] += len(x)
-            entry["target"] += int((domain_network.predict(shown) == 1 - source).sum())
-            entry["content"] += int((content_network.predict(shown) == y).sum())
+            entry["target"] += _right(
+                domain_network, shown, torch.full_like(batch["domain"][rows], 1 - source)
+            )
+            entry["content"] += _right(content_network, shown, y)
             entry["cycle"] += float((_unit(back) - _unit(x)).abs().flatten(1).mean(1).sum())
     per_direction = {
         f"{name}->{names[1 - s]}": {
             "n": c["n"],
-            "target_accuracy": c["target"] / c["n"],
-            "content_accuracy": c["content"] / c["n"],
+            "target_accuracy": _share(c["target"], c["n"], domain_network),
+            "content_accuracy": _share(c["content"], c["n"], domain_network),
             "cycle_l1": c["cycle"] / c["n"],
         }
         for s, (name, c) in enumerate(counts.items())
@@ -96,8 +112,8 @@ def _two_domains(
     }
     total = sum(c["n"] for c in counts.values())
     return {
-        "target_accuracy": sum(c["target"] for c in counts.values()) / total,
-        "content_accuracy": sum(c["content"] for c in counts.values()) / total,
+        "target_accuracy": _share(sum(c["target"] for c in counts.values()), total, domain_network),
+        "content_accuracy": _share(sum(c["content"] for c in counts.values()), total, domain_network),
         "content_accuracy_untranslated": _content_ceiling(data, view, content_network, batch_size),
         "cycle_l1": sum(c["cycle"] for c in counts.values()) / total,
         "per_direction": per_direction,
@@ -129,7 +145,8 @@ def _attributes(
     per_attribute = {name: {"n": 0, "target": 0, "all": 0, "content": 0} for name in names}
     reconstruction, reconstructed = 0.0, 0
     for batch in ordered_batches(data, view, batch_size):
-        x, y, labels = batch["x"].to(model.device), batch["y"], batch["attributes"].to(model.device)
+        x, labels = batch["x"].to(model.device), batch["attributes"].to(model.device)
+        y = batch.get("y")
         known_rows = torch.isfinite(labels)
         for column, name in enumerate(names):
             rows = known_rows[:, column] & (labels[:, column] == 0 if _in_group(column, groups) else True)
@@ -139,37 +156,42 @@ def _attributes(
             (target,) = _flips(labels[rows], column, groups)
             translated = model.translate(x[rows], labels[rows], target)
             shown = _unit(translated).cpu()
-            predicted = domain_network.predict(shown)
-            wanted = target.cpu()
-            known = torch.isfinite(wanted)
             entry = per_attribute[name]
             entry["n"] += int(rows.sum())
-            entry["target"] += int((predicted[:, column] == wanted[:, column]).sum())
-            entry["all"] += int(((predicted == wanted) | ~known).all(1).sum())
-            entry["content"] += int((content_network.predict(shown) == y[rows.cpu()]).sum())
+            if domain_network is not None:
+                predicted = domain_network.predict(shown)
+                wanted = target.cpu()
+                known = torch.isfinite(wanted)
+                entry["target"] += int((predicted[:, column] == wanted[:, column]).sum())
+                entry["all"] += int(((predicted == wanted) | ~known).all(1).sum())
+                entry["content"] += _right(content_network, shown, y[rows.cpu()])
             back = model.translate(translated, target, labels[rows])
             reconstruction += float((_unit(back) - _unit(x[rows])).abs().flatten(1).mean(1).sum())
             reconstructed += int(rows.sum())
     scored = {name: e for name, e in per_attribute.items() if e["n"]}
     total = sum(e["n"] for e in scored.values())
     return {
-        "target_accuracy": sum(e["target"] for e in scored.values()) / total,
-        "all_attributes_accuracy": sum(e["all"] for e in scored.values()) / total,
-        "content_accuracy": sum(e["content"] for e in scored.values()) / total,
+        "target_accuracy": _share(sum(e["target"] for e in scored.values()), total, domain_network),
+        "all_attributes_accuracy": _share(sum(e["all"] for e in scored.values()), total, domain_network),
+        "content_accuracy": _share(sum(e["content"] for e in scored.values()), total, domain_network),
         "content_accuracy_untranslated": _content_ceiling(data, view, content_network, batch_size),
         "reconstruction_l1": reconstruction / reconstructed,
         "per_attribute": {
             name: {
                 "n": e["n"],
-                "target_accuracy": e["target"] / e["n"],
-                "all_attributes_accuracy": e["all"] / e["n"],
-                "content_accuracy": e["content"] / e["n"],
+                "target_accuracy": _share(e["target"], e["n"], domain_network),
+                "all_attributes_accuracy": _share(e["all"], e["n"], domain_network),
+                "content_accuracy": _share(e["content"], e["n"], domain_network),
             }
             for name, e in scored.items()
         },
         "n_translations": total,
         "data": data.name,
     }
+
+
+def _share(right: int, total: int, judge: Any | None) -> float:
+    return right / total if judge is not None else math.nan
 
 
 def _in_group(column: int, groups: list[list[int]]) -> bool:
