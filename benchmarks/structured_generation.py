@@ -5,9 +5,11 @@ resolution. Each reads a finished run and appends one row to benchmarks/results/
     python benchmarks/structured_generation.py puzzlegan RUN    # mnist[patches=3]
     python benchmarks/structured_generation.py progan RUN       # mnist padded to 32, EMA generator
 
-- text2image: one sample per caption of the 1,000 mnist test digits, whose captions use phrasings
-  held out of training; and, for comparison, one per caption of the 500 validation digits, in the
-  training phrasings (images the model never trained on either way). Digit accuracy by the shipped
+Each measures on the test split of the data the run trained on (mnist or mnist-full).
+
+- text2image: one sample per caption of the test digits, whose captions use phrasings held out of
+  training; and, for comparison, one per caption of the validation digits, in the training
+  phrasings (images the model never trained on either way). Digit accuracy by the shipped
   digit classifier (chance 10%); attribute agreement for the attributes a caption names (measured
   tercile equal to the named one, chance about 1/3; with the baseline of a model that draws the
   right digit but ignores the attribute words); FD-digits against the split's real digits.
@@ -48,7 +50,7 @@ def text2image_row(run: Path) -> dict:
     model, view = genmodels.load(run), _view(run)
     row: dict = {"model": "text2image"}
     for name, split in (("held_out_phrasings", "test"), ("training_phrasings", "val")):
-        data = genmodels.load_dataset("mnist[captions]", split)
+        data = genmodels.load_dataset(_data_name(run), split)  # mnist[captions] or mnist-full[captions]
         result = text_conditioning(model, data, view, seed=0)
         row[name] = {
             "data": data.name,

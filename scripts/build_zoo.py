@@ -85,7 +85,8 @@ def _rows_of(file: str, run: str) -> list[dict]:
 
 
 def _conditional_headline(run: str) -> list[dict]:
-    """The translators', the structured GANs' and the categorical AAE's numbers (the latest row)."""
+    """The translators', the structured GANs', the class-conditional densities' and the categorical
+    AAE's numbers (the latest row of each table)."""
     rows = []
     for row in _rows_of("translation.jsonl", run)[-1:]:
         command = (
@@ -119,6 +120,14 @@ def _conditional_headline(run: str) -> list[dict]:
         for measure, key in measures:
             rows.append({"measure": measure, "value": round(row[key], 3), "protocol": protocol,
                          "command": command})  # fmt: skip
+    for row in _rows_of("bayes.jsonl", run)[-1:]:
+        protocol = f"{row['data']}, {row['view']}, exact"
+        rows.append({"measure": "test NLL", "value": round(row["marginal_nll"], 2), "unit": "nats",
+                     "protocol": protocol + ", −log p(x) = −log Σ_y p(x | y)/10",
+                     "command": row["command"]})  # fmt: skip
+        rows.append({"measure": "Bayes-rule accuracy", "value": round(row["accuracy"], 4),
+                     "protocol": protocol + ", argmax_y log p(x | y) + log 1/10",
+                     "command": row["command"]})  # fmt: skip
     for row in _rows_of("codes_and_labels.jsonl", run)[-1:]:
         if "test_error" in row:
             command = f"python benchmarks/codes_and_labels.py {row['model']} {run} --data mnist-full"

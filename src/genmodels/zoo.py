@@ -130,6 +130,8 @@ def check(model: Any, view: Any, data: str = "mnist-full") -> dict[str, Any]:
         measure = f"mean NLL of the first 100 mnist-full test digits ({CHECK_VIEW})"
         if not model.log_prob_is_exact:
             measure += ", IW bound k = 100, seed 0"
+        if getattr(model.config, "num_classes", 0):
+            measure += ", −log p(x | y) with each digit's label"
         return {"measure": measure, "value": round(check_nll(model, 100), 4), "unit": "nats"}
     if "translate" in model.capabilities():
         return {

@@ -38,11 +38,19 @@ def class_log_likelihoods(
 
 
 def bayes_classify(
-    model: GenerativeModel, data: ImageSet, view: View, class_prior: Tensor | None = None
+    model: GenerativeModel,
+    data: ImageSet,
+    view: View,
+    class_prior: Tensor | None = None,
+    log_likelihoods: Tensor | None = None,
 ) -> dict[str, Any]:
+    """Accuracy, per class and the confusion matrix of ŷ(x) on `data` (the uniform prior unless
+    `class_prior` is given). `log_likelihoods`: `class_log_likelihoods` of the same data, when the
+    caller has them already."""
     if data.labels is None:
         raise ValueError(f"{data.name} has no labels to measure accuracy against")
-    log_likelihoods = class_log_likelihoods(model, data, view)
+    if log_likelihoods is None:
+        log_likelihoods = class_log_likelihoods(model, data, view)
     classes = log_likelihoods.shape[1]
     prior = class_prior if class_prior is not None else torch.full((classes,), 1.0 / classes)
     predicted = (log_likelihoods + prior.log()).argmax(1)
