@@ -100,7 +100,7 @@ def _conditional_headline(run: str) -> list[dict]:
             ("digit kept", "content_accuracy"),
             (round_trip.replace("_l1", " L1 per pixel"), round_trip),
         ):
-            rows.append({"measure": measure, "value": round(row[key], 3), "protocol": protocol,
+            rows.append({"measure": measure, "value": round(row[key], 4), "protocol": protocol,
                          "command": command})  # fmt: skip
     for row in _rows_of("structured.jsonl", run)[-1:]:
         command = f"python benchmarks/structured_generation.py {row['model']} {run}"
