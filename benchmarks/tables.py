@@ -6,7 +6,7 @@ so that no number there is typed by hand. The latest row of each model wins.
     python benchmarks/tables.py quality-full
     python benchmarks/tables.py codes-full  # InfoGAN's and the AAEs' codes on mnist-full, beside the papers
     python benchmarks/tables.py density     # anomaly detection and the Bayes classifier
-    python benchmarks/tables.py structured  # text-to-image, Puzzle-GAN, Progressive GAN
+    python benchmarks/tables.py structured  # text-to-image, Puzzle-GAN, ProGAN (structured-full: mnist-full)
     python benchmarks/tables.py translation # CycleGAN, StarGAN (translation-full: on mnist-full)
     python benchmarks/tables.py soak        # memory over a 30-minute training run
     python benchmarks/tables.py verdict     # the web app's anomaly verdict on out-of-distribution sets
@@ -142,9 +142,20 @@ def density_tables() -> str:
     return "\n".join(lines)
 
 
-def structured_tables() -> str:
-    """Text-to-image, Puzzle-GAN and Progressive GAN (issue 5)."""
-    rows = {row["model"]: row for row in latest_rows("structured.jsonl").values()}  # latest per model
+def _structured_rows(full: bool) -> list[dict]:
+    """structured.jsonl's latest rows measured on mnist (issue 5) or on mnist-full (issue 15)."""
+    return [
+        r for r in latest_rows("structured.jsonl").values() if _data_of(r).startswith("mnist-full") == full
+    ]
+
+
+def _data_of(row: dict) -> str:
+    return row.get("data") or row["held_out_phrasings"]["data"]
+
+
+def structured_tables(full: bool = False) -> str:
+    """Text-to-image, Puzzle-GAN and Progressive GAN on mnist (issue 5), or on mnist-full."""
+    rows = {row["model"]: row for row in _structured_rows(full)}  # latest per model
     lines: list[str] = []
     if "text2image" in rows:
         r = rows["text2image"]
@@ -167,10 +178,11 @@ def structured_tables() -> str:
                 f"| {a['all']['side']:.3f} | {c['fd']:.1f} | {_small(c.get('recall'))} |"
             )
         lines.append("")
-    puzzles = [r for r in latest_rows("structured.jsonl").values() if r["model"] == "puzzlegan"]
+    puzzles = [r for r in _structured_rows(full) if r["model"] == "puzzlegan"]
     if puzzles:
         lines += [
-            f"Puzzle-GAN ({puzzles[-1]['images']:,} test digits, {puzzles[-1]['patches']:,} patches):",
+            f"Puzzle-GAN ({puzzles[-1]['images']:,} {puzzles[-1]['data']} digits, "
+            f"{puzzles[-1]['patches']:,} patches):",
             "",
             "| run | steps | train time | FD-digits | recall | placement: mean IoU (centre baseline) "
             "| IoU ≥ 0.5 (centre baseline) | appearance L1 | completion shows the source digit |",
@@ -457,6 +469,7 @@ def main() -> None:
             "quality-full",
             "density",
             "structured",
+            "structured-full",
             "translation",
             "translation-full",
             "soak",
@@ -474,6 +487,7 @@ def main() -> None:
         "quality-full": quality_full_table,
         "density": density_tables,
         "structured": structured_tables,
+        "structured-full": partial(structured_tables, full=True),
         "translation": translation_table,
         "translation-full": partial(translation_table, full=True),
         "soak": soak_table,
