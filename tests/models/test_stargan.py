@@ -78,7 +78,7 @@ def test_label_norm_moves_every_pixel_s_features_by_the_labels_and_starts_as_the
     # a constant input channel is removed by the plain norm: only the image's pattern is left
     shift = torch.arange(4.0)[None, :, None, None]
     assert torch.allclose(plain(h + shift, c0), plain(h, c0), atol=1e-5)
-    # the preset: the cpu preset's G uses it, the paper's G does not
+    # the option: on, G uses it; off (every preset, the paper's G), the plain norm
     assert isinstance(tiny(label_norm=True).generator.stem_norm, ConditionalInstanceNorm)
     assert isinstance(tiny().generator.stem_norm, InstanceNorm)
 
