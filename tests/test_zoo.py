@@ -15,7 +15,12 @@ from genmodels.cli import app
 NAMES = zoo.names()
 
 
-def test_the_zoo_holds_the_likelihood_models_within_40_mb():
+def test_the_zoo_holds_every_generative_model_of_the_library_within_40_mb():
+    from genmodels.registry import model_classes
+
+    shipped = {zoo.provenance(name)["model"] for name in NAMES}
+    # The classifier is the evaluation's judge, shipped as the digit classifier behind FD-digits.
+    assert set(model_classes()) - {"classifier"} <= shipped, set(model_classes()) - shipped
     assert {"independent", "markov", "fvsbn", "nade", "made", "vae"} <= set(NAMES)
     total = sum(entry["bytes"] for entry in zoo.entries())
     assert total <= 40 * 2**20, f"{total / 2**20:.1f} MB"
