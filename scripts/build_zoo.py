@@ -35,45 +35,38 @@ FD_TOLERANCE = 0.005  # relative: FD-digits are reported to one decimal, in the 
 
 
 def headline(run: Path) -> list[dict]:
-    """This run's rows in the reproduction and Parzen tables."""
+    """This run's rows in benchmarks/results: the reproduction, Parzen and mnist-full sample-quality
+    tables here, the conditional models' tables in `_conditional_headline`."""
     rows = []
     shown = str(run.resolve().relative_to(ROOT)) if run.resolve().is_relative_to(ROOT) else str(run)
-    for line in (RESULTS / "reproduction.jsonl").read_text().splitlines():
-        row = json.loads(line)
-        if row["run"] == shown:
-            estimate = "exact" if row["exact"] else f"IW bound, k = {row['k']}"
-            rows = [r for r in rows if r["measure"] != "test NLL"]  # the latest row wins
-            rows.append({"measure": "test NLL", "value": round(row["test_nll"], 2), "unit": "nats",
-                         "protocol": f"mnist-full test, {row['test_view']}, {estimate}",
-                         "command": row["command"], "paper": row["paper_nll"]})  # fmt: skip
-    parzen = RESULTS / "parzen.jsonl"
-    if parzen.is_file():
-        for line in parzen.read_text().splitlines():
-            row = json.loads(line)
-            if row["run"] == shown:
-                protocol = (
-                    f"{row['n_samples']:,} {row['kernels_on']}, σ {row['parzen_sigma']:.3f} chosen on val, "
-                    "mnist-full test (grey)"
-                )
-                value = round(row["parzen_log_likelihood"], 1)
-                rows.append({"measure": "Parzen log-likelihood", "value": value, "unit": "nats",
-                             "protocol": protocol, "command": row["command"]})  # fmt: skip
-    quality = RESULTS / "sample_quality.jsonl"
-    for line in quality.read_text().splitlines():
-        row = json.loads(line)
-        if row["run"] == shown and row["real"].startswith("mnist-full/"):
-            rows = [r for r in rows if r["measure"] != "FD-digits"]  # the latest row wins
-            protocol = (
-                f"{row['n_fake']:,} samples against {row['real']}, n = {row['n_real']:,}; "
-                f"recall {row['recall']:.3f}, precision {row['precision']:.3f}, "
-                f"{row['classes_covered']} / 10 classes"
-            )
-            command = (
-                f"python benchmarks/sample_quality.py --models {row['model']} --run "
-                f"{row['model']}={shown} --data mnist-full --samples {row['n_fake']}"
-            )
-            rows.append({"measure": "FD-digits", "value": round(row["fd"], 1), "unit": "FD-digits",
-                         "protocol": protocol, "command": command})  # fmt: skip
+    for row in _rows_of("reproduction.jsonl", shown)[-1:]:  # the latest row wins
+        estimate = "exact" if row["exact"] else f"IW bound, k = {row['k']}"
+        rows.append({"measure": "test NLL", "value": round(row["test_nll"], 2), "unit": "nats",
+                     "protocol": f"mnist-full test, {row['test_view']}, {estimate}",
+                     "command": row["command"], "paper": row["paper_nll"]})  # fmt: skip
+    for row in _rows_of("parzen.jsonl", shown):
+        protocol = (
+            f"{row['n_samples']:,} {row['kernels_on']}, σ {row['parzen_sigma']:.3f} chosen on val, "
+            "mnist-full test (grey)"
+        )
+        value = round(row["parzen_log_likelihood"], 1)
+        rows.append({"measure": "Parzen log-likelihood", "value": value, "unit": "nats",
+                     "protocol": protocol, "command": row["command"]})  # fmt: skip
+    on_full = [
+        row for row in _rows_of("sample_quality.jsonl", shown) if row["real"].startswith("mnist-full/")
+    ]
+    for row in on_full[-1:]:  # the latest row wins
+        protocol = (
+            f"{row['n_fake']:,} samples against {row['real']}, n = {row['n_real']:,}; "
+            f"recall {row['recall']:.3f}, precision {row['precision']:.3f}, "
+            f"{row['classes_covered']} / 10 classes"
+        )
+        command = (
+            f"python benchmarks/sample_quality.py --models {row['model']} --run "
+            f"{row['model']}={shown} --data mnist-full --samples {row['n_fake']}"
+        )
+        rows.append({"measure": "FD-digits", "value": round(row["fd"], 1), "unit": "FD-digits",
+                     "protocol": protocol, "command": command})  # fmt: skip
     return rows + _conditional_headline(shown)
 
 
@@ -129,7 +122,7 @@ def _conditional_headline(run: str) -> list[dict]:
                      "protocol": protocol + ", argmax_y log p(x | y) + log 1/10",
                      "command": row["command"]})  # fmt: skip
     for row in _rows_of("codes_and_labels.jsonl", run)[-1:]:
-        if "test_error" in row:
+        if row["model"] == "aae-categorical":  # its error by label or cluster (InfoGAN's: Parzen, FD)
             command = f"python benchmarks/codes_and_labels.py {row['model']} {run} --data mnist-full"
             rows.append({"measure": row["measure"], "value": round(row["test_error"], 4),
                          "protocol": f"trained on {row['trained_on']}, {row['classes']} classes; "
