@@ -83,6 +83,26 @@ def test_label_norm_moves_every_pixel_s_features_by_the_labels_and_starts_as_the
     assert isinstance(tiny().generator.stem_norm, InstanceNorm)
 
 
+def test_input_skip_lets_the_last_convolution_read_the_image_itself():
+    """With the skip, G's output depends on x by a path that bypasses the bottleneck: with every
+    weight before the last convolution zeroed, the plain G's output no longer depends on x, and the
+    skipped one's does, pixel for pixel. Off in every preset (the paper's G)."""
+    torch.manual_seed(0)
+    x, other = torch.rand(2, 1, 8, 8) * 2 - 1, torch.rand(2, 1, 8, 8) * 2 - 1
+    c = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    for skip in (False, True):
+        model = tiny(input_skip=skip)
+        with torch.no_grad():
+            for name, parameter in model.generator.named_parameters():
+                if not name.startswith("out."):
+                    parameter.zero_()
+            g = model.generator
+            moved = (g(x, c) - g(other, c)).abs().amax()
+        assert g.out.in_channels == 4 + (1 if skip else 0)
+        assert (float(moved) > 1e-3) is skip
+    assert not tiny().config.input_skip
+
+
 def test_the_mask_vector_names_the_row_s_label_set_and_zeroes_the_other_sets():
     labels = torch.tensor([[1.0, 0.0, NAN, NAN, NAN], [NAN, NAN, 0.0, 1.0, 0.0], [NAN, 1.0, NAN, NAN, NAN]])
     label_set = torch.tensor([0, 1, 0])

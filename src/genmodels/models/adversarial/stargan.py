@@ -129,6 +129,10 @@ class StarGANConfig(ModelConfig):
     # (`ConditionalInstanceNorm`); False is the paper's G, where the labels enter only as input
     # channels. Measured not to keep the inverted digits (see the docstring); off in every preset.
     label_norm: bool = False
+    # G's last convolution also reads the input image x (a skip from input to output, as a U-Net's
+    # finest skip), so a per-pixel change such as an inversion needs no code through the bottleneck.
+    # Not in the paper's G; see the docstring for what it was measured to do.
+    input_skip: bool = False
 
     def __post_init__(self) -> None:
         if not self.attributes:
@@ -267,12 +271,20 @@ class InstanceNorm(nn.InstanceNorm2d):
 class Generator(nn.Module):
     """G(x, c̃): [x, tiled c̃] -> conv 7x7 -> 2 down-samplings -> residual blocks -> 2 up-samplings
     -> conv 7x7 -> tanh; instance norm and ReLU in between. With `label_norm` the instance norms
-    outside the residual blocks take their scale and shift from c̃ (`ConditionalInstanceNorm`)."""
+    outside the residual blocks take their scale and shift from c̃ (`ConditionalInstanceNorm`); with
+    `input_skip` the last convolution reads [features, x]."""
 
     def __init__(
-        self, colours: int, condition_dim: int, channels: int, blocks: int, label_norm: bool
+        self,
+        colours: int,
+        condition_dim: int,
+        channels: int,
+        blocks: int,
+        label_norm: bool,
+        input_skip: bool = False,
     ) -> None:
         super().__init__()
+        self.input_skip = input_skip
         norm = ConditionalInstanceNorm if label_norm else InstanceNorm
         self.stem = nn.Conv2d(colours + condition_dim, channels, 7, 1, 3, bias=False)
         self.stem_norm = norm(channels, condition_dim)
@@ -285,7 +297,7 @@ class Generator(nn.Module):
             nn.ConvTranspose2d(a, b, 4, 2, 1, bias=False) for a, b in itertools.pairwise(up_widths)
         )
         self.up_norms = nn.ModuleList(norm(b, condition_dim) for b in up_widths[1:])
-        self.out = nn.Conv2d(channels, colours, 7, 1, 3, bias=False)
+        self.out = nn.Conv2d(channels + (colours if input_skip else 0), colours, 7, 1, 3, bias=False)
 
     def forward(self, x: Tensor, c: Tensor) -> Tensor:
         c = c.to(x.dtype)
@@ -295,6 +307,8 @@ class Generator(nn.Module):
         h = self.blocks(h)
         for conv, norm in zip(self.up, self.up_norms, strict=True):
             h = F.relu(norm(conv(h), c))
+        if self.input_skip:
+            h = torch.cat([h, x], 1)
         return torch.tanh(self.out(h))
 
 
@@ -360,7 +374,12 @@ class StarGAN(GenerativeModel):
         super().__init__(config)
         colours, height, width = config.image_shape
         self.generator = Generator(
-            colours, config.condition_dim, config.g_channels, config.residual_blocks, config.label_norm
+            colours,
+            config.condition_dim,
+            config.g_channels,
+            config.residual_blocks,
+            config.label_norm,
+            config.input_skip,
         )
         self.discriminator = Discriminator(
             colours, (height, width), config.d_channels, config.d_layers, len(config.attributes)
