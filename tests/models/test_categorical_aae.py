@@ -126,7 +126,22 @@ def test_class_conditional_samples_and_save_load(semi_supervised, tmp_path):
     assert torch.equal(code[:, :10].sum(1), torch.ones(5)) and code.shape == (5, 14)
     save_model(model, tmp_path / "m")
     loaded = load_model(tmp_path / "m").eval()
+    assert loaded.config.batch_norm == model.config.batch_norm
     for condition in (None, 4):
         a = model.sample(5, condition=condition, generator=torch.Generator().manual_seed(2))
         b = loaded.sample(5, condition=condition, generator=torch.Generator().manual_seed(2))
         assert torch.equal(a, b)
+
+
+def test_batch_norm_normalises_both_networks_and_its_statistics_survive_save_and_load(tmp_path):
+    config = {**TINY, "batch_norm": True}
+    model = genmodels.create("aae-categorical", **config)
+    for network in (model.encoder, model.decoder):
+        assert any(isinstance(layer, torch.nn.BatchNorm1d) for layer in network.modules())
+    x = torch.rand(16, 1, 8, 8).bernoulli()
+    model.train()
+    for _ in range(3):  # move the running statistics away from their start
+        model.reconstruction_step({"x": x, "y": torch.zeros(16)})
+    save_model(model, tmp_path / "m")
+    loaded = load_model(tmp_path / "m").eval()
+    assert torch.equal(model.eval().encode(x), loaded.encode(x))

@@ -67,6 +67,7 @@ class CategoricalAAEConfig(ModelConfig):
     hidden: tuple[int, ...] = (1000, 1000)  # encoder widths (the decoder mirrors them)
     discriminator_hidden: tuple[int, ...] = (1000, 1000)  # each of D_y and D_z
     activation: Literal["relu", "tanh", "elu", "softplus"] = "relu"
+    batch_norm: bool = False  # in the encoder's and the decoder's hidden layers (as the AAE's)
     # Set from the training data: whether it has a `labelled` field (the fourth phase).
     semi_supervised: bool = False
     generator_loss: GeneratorLoss = "non_saturating"
@@ -124,6 +125,7 @@ class CategoricalAAE(GenerativeModel):
             config.classes + config.style_dim,  # the decoder reads [y, z]
             out_channels,
             activation,
+            config.batch_norm,
         )
         self.class_critic = nn.Sequential(
             mlp([config.classes, *config.discriminator_hidden, 1], nn.ReLU), nn.Flatten(0)
