@@ -59,6 +59,10 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     # Round 4: the same, with the VAE's reconstruction rate (1e-3) for sharper decoders.
     "gaussian-bn-7e-5-g-fast-r": gaussian_bn(lr=1e-3, lr_d=2e-4, lr_g=7e-5),
     "gaussian-bn-slow-g-16d": gaussian_bn(latent_dim=16, lr=5e-4, lr_d=2e-4, lr_g=1e-4),
+    # Round 5: the full preset's hour left the Gaussian encoder's σ at 1e-5 (a deterministic encoder
+    # in all but name; the VAE's posterior σ is about 0.4 on its active dimensions): σ floored.
+    "gaussian-bn-7e-5-g-fast-r-std0.3": gaussian_bn(lr=1e-3, lr_d=2e-4, lr_g=7e-5, min_std=0.3),
+    "gaussian-bn-7e-5-g-fast-r-std0.5": gaussian_bn(lr=1e-3, lr_d=2e-4, lr_g=7e-5, min_std=0.5),
 }
 
 

@@ -298,3 +298,20 @@ def test_a_gaussian_encoder_draws_its_codes_and_encodes_by_the_mean(tmp_path):
     save_model(model, tmp_path / "m")
     loaded = load_model(tmp_path / "m").eval()
     assert torch.equal(loaded.encode(x), model.eval().encode(x))
+
+
+def test_min_std_keeps_the_gaussian_encoder_s_spread_however_small_its_sigma():
+    model = genmodels.create("aae", **TINY_AAE, image_shape=(1, 8, 8), encoder="gaussian", min_std=0.3).eval()
+    last = [m for m in model.encoder.modules() if isinstance(m, torch.nn.Linear)][-1]
+    with torch.no_grad():  # log σ² = −60: σ(x) = 1e-13, the collapse measured in the full run
+        last.weight[2:].zero_()
+        last.bias[2:].fill_(-60.0)
+    x = (torch.rand(2000, 1, 8, 8, generator=_generator()) > 0.5).float()
+    x[:] = x[0]  # one image: the codes' spread is the encoder's noise alone
+    torch.manual_seed(0)
+    spread = model.code(x).std(0)
+    torch.testing.assert_close(spread, torch.full((2,), 0.3), atol=0.03, rtol=0)
+    with pytest.raises(ConfigError, match="min_std"):
+        genmodels.create("aae", **TINY_AAE, image_shape=(1, 8, 8), min_std=0.3)  # deterministic encoder
+    with pytest.raises(ConfigError, match="min_std"):
+        genmodels.create("aae", **TINY_AAE, image_shape=(1, 8, 8), encoder="gaussian", min_std=-1.0)

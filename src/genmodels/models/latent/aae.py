@@ -103,6 +103,9 @@ class AAEConfig(ModelConfig):
     discriminator_hidden: tuple[int, ...] = (1000, 1000)
     activation: Literal["relu", "tanh", "elu", "softplus"] = "relu"
     encoder: Literal["deterministic", "gaussian"] = "deterministic"  # z = E(x), or z ~ N(μ(x), σ²(x))
+    # The Gaussian encoder's σ is min_std + exp(½ log σ²(x)): nothing else keeps σ from shrinking
+    # to 0 (the AAE has no KL term), and then the decoder only ever sees the data's exact codes.
+    min_std: float = 0.0
     batch_norm: bool = False  # in the encoder's and the decoder's hidden layers
     labels: Literal["none", "supervised", "semi_supervised"] = "none"
     labelled: int = 100  # semi_supervised: the first this many rows of the training set are labelled
@@ -184,6 +187,11 @@ class AAE(GenerativeModel):
                 f"aae config: labels={config.labels!r} needs a prior with one part per class "
                 f"('mixture' or 'swiss_roll'), not {config.prior!r}"
             )
+        if config.min_std < 0 or (config.min_std > 0 and config.encoder != "gaussian"):
+            raise ConfigError(
+                f"aae config: min_std must be >= 0 and needs encoder='gaussian', got {config.min_std} "
+                f"with encoder={config.encoder!r}"
+            )
         if config.labels == "semi_supervised" and config.labelled < 0:
             raise ConfigError(f"aae config: labelled must be >= 0, got {config.labelled}")
         self.likelihood = pixel_likelihood(config.levels)
@@ -217,7 +225,7 @@ class AAE(GenerativeModel):
         if self.config.encoder == "deterministic":
             return out
         mu, logvar = out.chunk(2, dim=1)
-        return mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+        return mu + (self.config.min_std + torch.exp(0.5 * logvar)) * torch.randn_like(mu)
 
     def critic(self, z: Tensor, slots: Tensor | None) -> Tensor:
         """D's logit for codes z, with their label slots (K = "no label") when trained with labels."""
