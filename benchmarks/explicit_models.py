@@ -67,9 +67,7 @@ def run(name: str, out: Path, naive_rows: int | None, reuse: Path | None = None)
     described = json.loads((run_dir / "train.json").read_text())
     row = {
         "model": name,
-        "parameters": model.num_parameters()
-        if hasattr(model, "num_parameters")
-        else sum(p.numel() for p in model.parameters()),
+        "parameters": model.num_parameters(),
         "train_seconds": round(seconds, 1),
         "steps": steps,
         "epochs": round(steps * described["train"]["batch_size"] / 4000, 1),

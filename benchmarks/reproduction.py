@@ -94,9 +94,7 @@ def measure(run: Path, k: int, curve_k: int, vae_train_limit: int, curve_stride:
         "train_nll_images": 50_000 if exact else vae_train_limit,
         "exact": exact,
         "k": None if exact else k,
-        "parameters": model.num_parameters()
-        if hasattr(model, "num_parameters")
-        else sum(p.numel() for p in model.parameters()),
+        "parameters": model.num_parameters(),
         "config": json.loads((run / "config.json").read_text()),
         "training_view": View(**described["data"]["view"]).describe(),
         "train_split": described["data"]["split"],

@@ -9,7 +9,8 @@ for a model that only samples, the FD-digits of 1,000 seeded samples against the
 digits) is computed with the weights in float32 and rounded to float16. The weights are stored in
 float16 when that moves the check by less than 0.01 nats (and no NLL on the first 1,000 test digits
 by more than that either) or, for FD-digits, by less than 0.5%; else in float32.
-The entry gets the run's config.json and train.json, and provenance.json: the training command and
+The entry gets the run's config.json and train.json, and provenance.json: the training commands
+(train.json's, or the headline rows' `genmodels train`, or `--command` for a run that recorded none) and
 headline numbers from benchmarks/results/*.jsonl (the rows of this run), the code that trained it
 (train.json's `code`, where the trainer recorded it), the commit that built the entry, the check.
 """
@@ -130,10 +131,23 @@ def _conditional_headline(run: str) -> list[dict]:
     return rows
 
 
-def build(name: str, run: Path) -> dict:
+def training_commands(run: Path, described: dict, given: list[str]) -> list[str]:
+    """The commands that trained the run, one per sitting: as given, else as train.json recorded
+    them (runs trained since 2026-12-02), else the `genmodels train` of the run's headline rows."""
+    commands = given or described.get("commands") or []
+    if not commands:
+        found = {row["command"].split("&&")[0].strip() for row in headline(run)}
+        commands = sorted(c for c in found if c.startswith("genmodels train"))
+    if not commands:
+        raise SystemExit(f"{run}: no training command recorded; give it with --command")
+    return commands
+
+
+def build(name: str, run: Path, commands: list[str] | None = None) -> dict:
     model = genmodels.load(run).eval()
     view = genmodels.evaluation_view_of(run, model)
     described = json.loads((run / "train.json").read_text())
+    trained_with = training_commands(run, described, commands or [])
     data = described["data"]
     full = check(model, view, data["name"])["value"]
     weights = model.state_dict()
@@ -157,11 +171,12 @@ def build(name: str, run: Path) -> dict:
     built = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True)
     provenance = {
         "model": model.name,
-        "parameters": sum(p.numel() for p in model.parameters()),
+        "parameters": model.num_parameters(),
         "data": f"{data['name']}/{data['split']}",
         "training_view": View(**data["view"]).describe(),
         "steps": _metrics(run)[-1]["step"],  # reached (a time budget may end a run before its count)
         "train_seconds": next((row["time"] for row in reversed(_metrics(run)) if "time" in row), None),
+        "commands": trained_with,
         "headline": headline(run),
         "trained_by": described.get(
             "code", "not recorded (the trainer recorded no commit before 2026-12-01 22:50)"
@@ -186,10 +201,19 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("entries", nargs="+", help="NAME=RUN")
+    parser.add_argument(
+        "--command",
+        action="append",
+        default=[],
+        help="a command that trained the run (repeat for each sitting), where train.json records none; "
+        "one entry only",
+    )
     args = parser.parse_args()
+    if args.command and len(args.entries) != 1:
+        parser.error("--command names the commands of one entry")
     for entry in args.entries:
         name, _, run = entry.partition("=")
-        provenance = build(name, Path(run))
+        provenance = build(name, Path(run), args.command)
         print(
             name, json.dumps({k: provenance[k] for k in ("weights", "float16_moved_the_check_by", "check")})
         )

@@ -17,9 +17,16 @@ def _invoke(*args):
     return result
 
 
-def test_train_resume_evaluate_sample_figures(tmp_path):
+def _typed(monkeypatch, *args):
+    """`genmodels ARGS` as typed in a shell: the process's argv is the installed command's."""
+    monkeypatch.setattr(sys, "argv", ["/venv/bin/genmodels", *map(str, args)])
+    return _invoke(*args)
+
+
+def test_train_resume_evaluate_sample_figures(tmp_path, monkeypatch):
     run = tmp_path / "run"
-    result = _invoke(
+    result = _typed(
+        monkeypatch,
         "train",
         "vae",
         "--data",
@@ -40,9 +47,13 @@ def test_train_resume_evaluate_sample_figures(tmp_path):
     summary = json.loads(result.output)
     assert summary["steps"] == 20 and summary["run_dir"] == str(run)
 
-    result = _invoke("train", "vae", "--resume", "--out", run, "--steps", 30, "--json")
+    result = _typed(monkeypatch, "train", "vae", "--resume", "--out", run, "--steps", 30, "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["steps"] == 30
+    # train.json keeps the command of each sitting (a zoo entry's provenance quotes them)
+    first, resumed = json.loads((run / "train.json").read_text())["commands"]
+    assert first.startswith("genmodels train vae --data digits --set hidden=32") and str(run) in first
+    assert resumed == f"genmodels train vae --resume --out {run} --steps 30 --json"
 
     result = _invoke("evaluate", run, "--data", "digits", "--split", "test", "--k", 5, "--json")
     assert result.exit_code == 0, result.output

@@ -36,19 +36,40 @@ def test_every_entry_recomputes_its_recorded_check(name):
         "steps",
         "train_seconds",
         "headline",
+        "commands",
         "check",
         "built_at_commit",
     ):
         assert key in provenance, key
     assert provenance["data"].startswith("mnist-full") and provenance["headline"]
+    # the commands that trained it, one per sitting: the first names the data, the others resume
+    first, *resumed = provenance["commands"]
+    data_set = provenance["data"].rsplit("/", 1)[0]
+    run = f"--out {provenance['run']}"
+    assert first.startswith(f"genmodels train {provenance['model']} --data ") and run in first
+    assert data_set in first.replace("'", "")
+    assert all(c.startswith(f"genmodels train {provenance['model']} ") and "--resume" in c for c in resumed)
+    assert all(run in c for c in resumed)
     model = genmodels.load(f"zoo:{name}").eval()
     assert model.name == provenance["model"]
-    assert sum(p.numel() for p in model.parameters()) == provenance["parameters"]
+    assert model.num_parameters() == provenance["parameters"]  # free ones: masked weights do not count
     data = provenance["data"].rsplit("/", 1)[0]  # "mnist-full[patches=3]/train" -> the data set
     recomputed = zoo.check(model, genmodels.evaluation_view_of(f"zoo:{name}", model), data)
     assert recomputed["measure"] == provenance["check"]["measure"]
     tolerance = {"abs": 1e-3} if provenance["check"]["unit"] == "nats" else {"rel": 1e-3}
     assert recomputed["value"] == pytest.approx(provenance["check"]["value"], **tolerance)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_entry_s_page_says_what_it_is_in_the_lecture_s_terms(name):
+    from genmodels.app import RunCatalog
+
+    described = RunCatalog(None, zoo=True).describe(f"zoo:{name}")
+    provenance = zoo.provenance(name)
+    assert f"{provenance['parameters']:,} parameters" in described
+    assert "It can " in described and "; it cannot " in described
+    for item in provenance["headline"]:  # every headline number, with or without a unit
+        assert f"{item['measure']}: **{item['value']}**" in described
 
 
 def test_the_cli_lists_the_zoo_and_takes_zoo_names(tmp_path, monkeypatch):

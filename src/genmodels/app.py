@@ -225,7 +225,7 @@ class RunCatalog:
             )
         else:
             lines.append("A model folder without train.json: what it was trained on is not recorded.")
-        lines.append(f"{_family(model)}. {sum(p.numel() for p in model.parameters()):,} parameters.")
+        lines.append(f"{_family(model)}. {_abilities(model)}. {model.num_parameters():,} parameters.")
         if model.equation:
             lines.append(f"\n\n$${model.equation}$$\n\n")
         from genmodels import zoo
@@ -233,9 +233,8 @@ class RunCatalog:
         if zoo.is_zoo(name):  # the zoo's headline numbers, with the protocol they were measured by
             for item in zoo.provenance(name.removeprefix(zoo.PREFIX))["headline"]:
                 paper = f" (paper: {item['paper']})" if item.get("paper") else ""
-                lines.append(
-                    f"{item['measure']}: **{item['value']}** {item['unit']}{paper}, {item['protocol']}."
-                )
+                unit = f" {item['unit']}" if item.get("unit") else ""  # shares and accuracies have none
+                lines.append(f"{item['measure']}: **{item['value']}**{unit}{paper}, {item['protocol']}.")
         return " ".join(lines)
 
     def thresholds(self, name: str | None) -> dict[str, Any] | None:
@@ -281,6 +280,21 @@ def _family(model: GenerativeModel) -> str:
     if model.family == "latent":
         return "Latent-variable model without a density: the prior is matched adversarially"
     return "Implicit model: samples, no density to score"
+
+
+def _abilities(model: GenerativeModel) -> str:
+    """What the model can and cannot do, in the lecture's four verbs."""
+    capabilities = model.capabilities()
+    exact = isinstance(model, DensityModel) and model.log_prob_is_exact
+    verbs = {
+        "sample x ~ p(x)": "sample" in capabilities,
+        "score log p(x)" + ("" if exact else " (a bound)"): "density" in capabilities,
+        "encode x to a code z": "latent" in capabilities,
+        "translate x to another domain": "translate" in capabilities,
+    }
+    can = [verb for verb, able in verbs.items() if able]
+    cannot = [verb.removesuffix(" (a bound)") for verb, able in verbs.items() if not able]
+    return f"It can {', '.join(can) or 'do none of these'}; it cannot {', '.join(cannot) or '—'}"
 
 
 def _thresholds_path(name: str, folder: Path) -> Path:

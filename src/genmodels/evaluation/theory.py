@@ -509,7 +509,7 @@ def chain_rule_comparison(x: Tensor, models: dict[str, Any]) -> dict[str, Any]:
         rows.append(
             {
                 "model": label,
-                "parameters": sum(p.numel() for p in model.parameters()),
+                "parameters": model.num_parameters(),
                 "nll_nats": nll,
                 "bits_per_dim": nll / (n * math.log(2)),
                 "exact": bool(model.log_prob_is_exact),

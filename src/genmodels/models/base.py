@@ -162,6 +162,10 @@ class GenerativeModel(nn.Module):
         samples = cls.sample is not GenerativeModel.sample and cls.family != "classifier"
         return (["sample"] if samples else []) + found
 
+    def num_parameters(self) -> int:
+        """Trainable parameters (the autoregressive models count only the unmasked weights)."""
+        return sum(p.numel() for p in self.parameters() if p.requires_grad)
+
     # -- what the trainer and evaluation use -----------------------------------------------------
     def objectives(self) -> list[Objective]:
         raise NotImplementedError(f"{type(self).__name__} must define its objectives")

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import math
 import os
 import random
+import shlex
 import shutil
 import signal
 import sys
@@ -199,6 +201,8 @@ class Trainer:
         self.ema = EMA(self.model, config.ema_decay) if config.ema_decay > 0 else None
         self.is_main = self.accelerator.is_main_process
         self._progress_every = max(1, self.total_steps // 500)  # the bar moves in 0.2% steps
+        # The command lines that trained the run, one per sitting (a resumed run adds its own).
+        self.commands: list[str] = []
 
     def _optimizer(self, objective: Objective) -> torch.optim.Optimizer:
         optimizer = objective.optimizer.build(objective.parameters())
@@ -427,6 +431,7 @@ class Trainer:
                 for tensor in self.model.state_dict().values():
                     torch.distributed.broadcast(tensor, src=0)
             _seed_everything(self.config.seed)
+            self.commands = _command_line()
             if self.is_main:
                 save_model_config(self.model, self.run_dir)  # the weights come with each checkpoint
                 write_json(self.run_dir / "train.json", self.describe())
@@ -464,6 +469,7 @@ class Trainer:
         self.log.load_state(state["log"])
         self.log.truncate_after(state["step"])
         best.update(value=state["best_value"], step=state["best_step"])
+        self.commands = _earlier_commands(self.run_dir) + _command_line()
         if self.is_main:
             write_json(self.run_dir / "train.json", self.describe())  # the step budget may have grown
         return done, Stopwatch(float(state["seconds"])), best, int(state["bad_validations"])
@@ -593,6 +599,7 @@ class Trainer:
             "processes": self.accelerator.num_processes,
             "device": str(self.accelerator.device),
             "code": _code_version(),
+            "commands": self.commands,
         }
 
     def _progress(self):
@@ -668,6 +675,23 @@ def _broadcast_object(value: Any) -> Any:
     holder = [value]
     torch.distributed.broadcast_object_list(holder, src=0)
     return holder[0]
+
+
+def _command_line() -> list[str]:
+    """This process's command line when it is the `genmodels` command (a zoo entry's provenance
+    names the commands that trained it); nothing for a training started from Python."""
+    if Path(sys.argv[0]).name != "genmodels":
+        return []
+    return [shlex.join(["genmodels", *sys.argv[1:]])]
+
+
+def _earlier_commands(run_dir: Path) -> list[str]:
+    """The commands a resumed run's train.json records (none in a run from before they were kept)."""
+    try:
+        commands = json.loads((run_dir / "train.json").read_text()).get("commands", [])
+    except (OSError, ValueError, AttributeError):
+        return []
+    return [c for c in commands if isinstance(c, str)] if isinstance(commands, list) else []
 
 
 def _code_version() -> dict[str, Any]:
