@@ -112,3 +112,36 @@ def test_the_chain_rule_comparison_on_zoo_models_matches_their_formulas_and_log_
         direct = float(-models["nade"].log_prob(x))
     assert report["models"][3]["nll_nats"] == pytest.approx(direct, rel=1e-6)
     assert nll["independent"] > nll["markov"] > nll["fvsbn"] > nll["nade"], nll
+
+
+def test_the_codes_tab_sets_the_zoo_s_vae_beside_its_aae():
+    """The lecture's comparison by default: the KL term fits the VAE's codes unit by unit (it
+    switches most of its 50 off), the discriminator fits the AAE's aggregate codes as a whole."""
+    from genmodels import lecture
+    from genmodels.app import RunCatalog
+
+    catalog = RunCatalog(None, zoo=True)
+    choices = {key: lecture.runs_of(catalog, test) for key, test in lecture.CHOOSERS.items()}
+    assert lecture.vae_beside_aae(choices) == ["zoo:vae", "zoo:aae"]
+    picture, text = lecture.codes(catalog, ["zoo:vae", "zoo:aae"], 200, 0)
+    assert picture.ndim == 3 and picture.std() > 10  # two scatter plots, not a blank canvas
+    vae, aae = (line for line in text.splitlines() if line.startswith("- zoo:"))
+    assert "50-d codes" in vae and "the KL switched off" in vae
+    assert "10-d codes" in aae and "KL" not in aae
+    ratios = [float(r) for r in aae.split("per dimension ")[1].rstrip("…").split(", ")]
+    assert all(0.7 < r < 1.3 for r in ratios)  # the AAE's codes fill its prior in every direction
+
+
+def test_text_to_image_draws_the_digit_a_typed_caption_names():
+    from genmodels import lecture
+    from genmodels.app import RunCatalog
+
+    catalog = RunCatalog(None, zoo=True)
+    choices = lecture.runs_of(catalog, lecture.CHOOSERS["text"])
+    assert choices == ["zoo:text2image"]
+    picture, text = lecture.text_to_image(catalog, "zoo:text2image", "a thin two", 8, 0)
+    assert picture.shape[1] > 4 * picture.shape[0]  # one row of eight
+    read = text.split("reads them as ")[1].rstrip(".").split(", ")
+    assert len(read) == 8 and read.count("2") >= 6, text
+    assert lecture.text_to_image(catalog, "zoo:nade", "a two")[1].startswith("**Error:** ")
+    assert "type a caption" in lecture.text_to_image(catalog, "zoo:text2image", " ")[1]

@@ -14,9 +14,10 @@ actions do, so the app lays them out and the tests call them directly:
 - `discriminator`: D* = p_data / (p_data + p_G) and V(D*, G) = 2·JSD − log 4 on two 1-D densities
   the user sets, beside a discriminator trained on samples of them;
 - `codes`: encoded test digits against the prior's samples (a VAE beside an AAE);
-- `info_codes`, `patches_to_image`, `translations`: InfoGAN's codes as sliders, Puzzle-GAN's
-  whole digit from key patches cut from a test digit, and a test image carried to every domain or
-  attribute of a CycleGAN or StarGAN (text to image is the Sample tab's caption);
+- `info_codes`, `text_to_image`, `patches_to_image`, `translations`: InfoGAN's codes as sliders,
+  digits drawn for a typed caption (and read back by the digit classifier), Puzzle-GAN's whole digit
+  from key patches cut from a test digit, and a test image carried to every domain or attribute of
+  a CycleGAN or StarGAN;
 - `drawn`: a digit drawn in the browser, brought to MNIST's framing, then its NLL and bits/dim,
   the Bayes-rule class of a class-conditional density model, the anomaly verdict, and completions.
 """
@@ -35,7 +36,7 @@ from torch import Tensor
 
 import genmodels
 from genmodels.app import Picture, RunCatalog, UserError, answered
-from genmodels.data import ImageSet, View, ordered_batches, to_uint8
+from genmodels.data import ImageSet, View, ordered_batches, to_uint8, to_unit
 from genmodels.evaluation import theory
 from genmodels.models.autoregressive.base import AutoregressiveModel, Completion
 from genmodels.models.base import DensityModel, GenerativeModel
@@ -359,9 +360,11 @@ def codes(catalog: RunCatalog, names: list[str], n: Any = 2000, seed: Any = 0) -
         axis.legend(fontsize=7, loc="upper right", markerscale=4)
         mean_gap = float((z.mean(0) - prior.mean(0)).norm())
         std_ratio = (z.std(0) / prior.std(0)).tolist()
+        # only a KL term switches units off; an AAE's discriminator sees the whole code
+        switched_off = " (near 0: a unit the KL switched off)" if hasattr(model, "elbo_terms") else ""
         lines.append(
             f"- {name} ({model.name}, {z.shape[1]}-d codes): ‖mean(codes) − mean(prior)‖ = {mean_gap:.2f}; "
-            "std(codes) / std(prior) per dimension (near 0: a unit the KL switched off) "
+            f"std(codes) / std(prior) per dimension{switched_off} "
             + ", ".join(f"{r:.2f}" for r in std_ratio[:8])
             + ("…" if len(std_ratio) > 8 else "")
         )
@@ -420,6 +423,34 @@ def info_codes(
         "InfoGAN maximises a lower bound on I(c; G(z, c)), so the codes steer what the noise does not."
     )
     return _grid(_shown(torch.cat(rows), model.default_view().kind), nrow=n), text
+
+
+@answered
+def text_to_image(
+    catalog: RunCatalog, name: str, caption: Any, n: Any = 8, seed: Any = 0
+) -> tuple[Picture, str]:
+    """n samples for a caption the user types, each read back by the shipped digit classifier: does
+    the picture show the digit the sentence names?"""
+    from genmodels.evaluation.features import load_feature_network
+
+    model = catalog.model(name)
+    if getattr(model, "condition_kind", None) != "text":
+        raise UserError(f"{model.name} does not draw from text: choose a text-to-image GAN")
+    caption, n = str(caption or "").strip(), int(n)
+    if not caption:
+        raise UserError("type a caption, e.g. 'a thick seven'")
+    if not 1 <= n <= 16:
+        raise UserError(f"ask for 1 to 16 images, not {n}")
+    generator = torch.Generator(model.device).manual_seed(int(seed))
+    with torch.no_grad():
+        images = model.sample(n, condition=caption, generator=generator)
+    kind = model.default_view().kind
+    text = f"{model.name}: {n} samples for “{caption}” (one noise draw each)."
+    colours, height, width = model.config.image_shape
+    if colours == 1 and min(height, width) >= 28:  # the digit classifier reads 28-px grey digits
+        read = load_feature_network(None).classify(to_unit(images, kind).cpu()).tolist()
+        text += f" The shipped digit classifier reads them as {', '.join(map(str, read))}."
+    return _grid(_shown(images, kind), nrow=n), text
 
 
 @answered
@@ -613,8 +644,13 @@ CHOOSERS: dict[str, Callable[[type, dict[str, Any]], bool]] = {
     "autoregressive": lambda cls, config: issubclass(cls, AutoregressiveModel),
     "elbo": lambda cls, config: hasattr(cls, "elbo_terms"),
     "encoder": lambda cls, config: hasattr(cls, "encode") and hasattr(cls, "decode"),
+    # an encoder whose codes' prior is matched by a discriminator, not a KL term: no density to score
+    "adversarial encoder": lambda cls, config: (
+        hasattr(cls, "encode") and hasattr(cls, "decode") and not hasattr(cls, "log_prob")
+    ),
     "codes": lambda cls, config: getattr(cls, "condition_kind", None) == "codes",
     "patches": lambda cls, config: getattr(cls, "condition_kind", None) == "patches",
+    "text": lambda cls, config: getattr(cls, "condition_kind", None) == "text",
     "translator": lambda cls, config: getattr(cls, "condition_kind", None) in ("domain", "attributes"),
     "grey density": lambda cls, config: (
         hasattr(cls, "log_prob") and tuple(config.get("image_shape", (1,)))[:1] == (1,)
@@ -623,14 +659,26 @@ CHOOSERS: dict[str, Callable[[type, dict[str, Any]], bool]] = {
 }
 
 
+def vae_beside_aae(choices: dict[str, list[str]]) -> list[str]:
+    """The codes tab's first choice, the lecture's comparison: a VAE (a KL term fits its codes to the
+    prior) beside an AAE (a discriminator does); else the first two models with an encoder."""
+    vaes = [name for name in choices["encoder"] if name in choices["elbo"]]
+    aaes = [name for name in choices["encoder"] if name in choices["adversarial encoder"]]
+    pair = vaes[:1] + aaes[:1]
+    return pair if len(pair) == 2 else choices["encoder"][:2]
+
+
 def lecture_page(gr: Any, catalog: RunCatalog) -> None:
     """The demonstrations as tabs, laid out inside the caller's Blocks (element ids `<key>-...`).
     Each tab's choosers list the catalog's runs that can show it, the zoo's first."""
     choices = {key: runs_of(catalog, test) for key, test in CHOOSERS.items()}
 
-    def chooser(key: str, elem_id: str, label: str, multiselect: bool = False, first: int = 1):
+    def chooser(
+        key: str, elem_id: str, label: str, multiselect: bool = False, first: int = 1, value: Any = None
+    ):
         names = choices[key]
-        value = names[:first] if multiselect else (names[0] if names else None)
+        if value is None:
+            value = names[:first] if multiselect else (names[0] if names else None)
         return gr.Dropdown(names, value=value, multiselect=multiselect, label=label, elem_id=elem_id)
 
     def action(key: str, button: str, function: Callable, inputs: list[Any], catalogued: bool = True) -> None:
@@ -688,7 +736,8 @@ def lecture_page(gr: Any, catalog: RunCatalog) -> None:
             inputs = [means, data_std, g_mean, g_std, steps]
             action("discriminator", "Compute D*", discriminator, inputs, catalogued=False)
         with gr.Tab("Codes and prior", elem_id="codes-tab"):
-            models = chooser("encoder", "codes-models", "Models with an encoder", multiselect=True, first=2)
+            pair = vae_beside_aae(choices)
+            models = chooser("encoder", "codes-models", "Models with encoders", multiselect=True, value=pair)
             count = gr.Slider(100, 10_000, value=2000, step=100, label="Test digits", elem_id="codes-n")
             action("codes", "Encode", codes, [models, count])
         with gr.Tab("InfoGAN codes", elem_id="info-tab"):
@@ -699,6 +748,13 @@ def lecture_page(gr: Any, catalog: RunCatalog) -> None:
                 second = gr.Slider(-2, 2, value=0, step=0.1, label="Continuous code 2", elem_id="info-second")
                 seed = number("info", "Seed")
             action("info", "Generate", info_codes, [model, category, first, second, seed])
+        with gr.Tab("Text to image", elem_id="text-tab"):
+            model = chooser("text", "text-model", "Text-to-image GAN")
+            with gr.Row():
+                caption = gr.Textbox("a thick seven", label="Caption", elem_id="text-caption")
+                count = gr.Slider(1, 16, value=8, step=1, label="Images", elem_id="text-n")
+                seed = number("text", "Seed")
+            action("text", "Draw", text_to_image, [model, caption, count, seed])
         with gr.Tab("Patches to image", elem_id="patches-tab"):
             model = chooser("patches", "patches-model", "Puzzle-GAN")
             with gr.Row():

@@ -316,6 +316,8 @@ def test_every_lecture_demonstration_computes_and_shows(page):
     open_page(page, "Lecture", "InfoGAN codes")
     press(page, "info-button", "info-message", "category 0")
     looks_drawn(page, "info-image", "infogan-codes")
+    open_page(page, "Lecture", "Text to image")
+    press(page, "text-button", "text-message", "8 samples for “a thick seven”")
     for tab, key, text in [
         ("Patches to image", "patches", "Error: untrained/puzzlegan does not say what it was trained on"),
         ("Translation", "translation", "Error: untrained/cyclegan does not say what it was trained on"),
