@@ -64,6 +64,10 @@ same data and budget:
 
 Over the full hour (10,000 samples) this AAE covers all 10 classes with the VAE's recall (0.847
 against 0.837) but a higher FD-digits (213.4 against 183.4): the balance is not yet found.
+Over that hour σ(x) falls to about 1e-5 (nothing like the VAE's KL keeps it up); `min_std` floors
+it, but a floor of 0.3 made the 8-minute screens' samples worse (FD 882 with the slow encoder step,
+whose codes then spread to 5.5x the prior's scale to outrun the noise; 617.7 with the fast one), so
+every preset leaves it at 0.
 
 The cpu and paper presets keep the paper's deterministic encoder and 2-D codes for Fig. 4's picture.
 """
