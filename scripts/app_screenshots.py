@@ -4,9 +4,10 @@
 
 It serves the zoo alone (`genmodels serve` over an empty folder of runs), then, as a user would:
 compares the zoo's binary density models on a test digit (Lecture page), sets two 1-D densities beside the
-optimal discriminator, and draws a seven on the pad and scores it with zoo:nade. Each screenshot is
-checked for content (not one flat colour) before it is written. Needs the `app` and `dev` extras
-(gradio, playwright) and Debian's chromium, as the browser tests do.
+optimal discriminator, and draws a seven on the pad and scores it with the pad's defaults
+(zoo:nade-classes). Each screenshot is checked for content (not one flat colour) before it is
+written. Needs the `app` and `dev` extras (gradio, playwright) and Debian's chromium, as the browser
+tests do.
 """
 
 from __future__ import annotations
@@ -93,8 +94,9 @@ def main() -> None:
                 keep(page.locator("#lecture-page").screenshot(), args.out / "app-optimal-discriminator.png")
 
                 page.get_by_role("tab", name="Draw a digit", exact=True).click()
-                page.locator("#draw-model input").click()
-                page.get_by_role("option", name="zoo:nade", exact=True).click()
+                # the pad's defaults: the density with the lowest recorded NLL (zoo:nade-classes) and
+                # the class-conditional model for Bayes' rule
+                expect(page.locator("#draw-model input")).to_have_value("zoo:nade-classes")
                 page.locator("#draw-pad button[aria-label=Brush]").click()
                 box = page.locator("#draw-pad canvas").first.bounding_box()
                 left, top = box["x"] + box["width"] / 2 - 140, box["y"] + box["height"] / 2 - 140
