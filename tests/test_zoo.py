@@ -145,3 +145,45 @@ def test_text_to_image_draws_the_digit_a_typed_caption_names():
     assert len(read) == 8 and read.count("2") >= 6, text
     assert lecture.text_to_image(catalog, "zoo:nade", "a two")[1].startswith("**Error:** ")
     assert "type a caption" in lecture.text_to_image(catalog, "zoo:text2image", " ")[1]
+
+
+@pytest.fixture(scope="module")
+def four_digits(tmp_path_factory):
+    """Four mnist-full test digits as PNG files in class subfolders (`folder:DIR`)."""
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("four-digits")
+    test = genmodels.load_dataset("mnist-full", "test")
+    for row in range(4):
+        folder = root / "test" / str(int(test.labels[row]))
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(test.images[row, 0].numpy()).save(folder / f"{row}.png")
+    return root
+
+
+@pytest.mark.parametrize(
+    ("command", "name", "expect"),
+    [
+        (["evaluate", "--samples", "0", "--json"], "zoo:nade", "nll_nats"),
+        (["score", "--json"], "zoo:markov", "mean_nll_nats"),
+        (["classify", "--json"], "zoo:nade-classes", "accuracy"),
+    ],
+)
+def test_the_cli_s_scoring_commands_take_zoo_names(command, name, expect, four_digits, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # score writes scores.csv here
+    data = f"folder:{four_digits}"
+    result = CliRunner().invoke(app, [command[0], name, "--data", data, "--split", "test", *command[1:]])
+    assert result.exit_code == 0, result.output
+    assert expect in result.stdout
+
+
+def test_the_cli_translates_and_draws_figures_with_zoo_names(four_digits, tmp_path):
+    digit = next((four_digits / "test").rglob("*.png"))
+    out = tmp_path / "thick.png"
+    result = CliRunner().invoke(
+        app, ["translate", "zoo:cyclegan", "--input", str(digit), "--to", "thick", "--out", str(out)]
+    )
+    assert result.exit_code == 0 and out.is_file(), result.output
+    result = CliRunner().invoke(app, ["figures", "zoo:dcgan", "--out", str(tmp_path / "figures")])
+    assert result.exit_code == 0, result.output
+    assert list((tmp_path / "figures").glob("*.png")), result.output

@@ -31,6 +31,11 @@ def test_frechet_distance_of_gaussians_is_the_squared_mean_shift():
     assert far["precision"] < 0.3 and far["recall"] < 0.3 and far["coverage"] < 0.3
 
 
+def test_too_few_images_for_the_nearest_neighbours_is_a_clear_error():
+    with pytest.raises(ValueError, match=r"more than 5 real images and samples .* got 4 and 100"):
+        compare_features(_gaussian(4, 4, 0.0, 0), _gaussian(100, 4, 0.0, 1))
+
+
 def test_kid_subsets_come_from_the_seed():
     # The same features and seed give the same KID to the last digit, whatever the global generator
     # holds; another seed draws other subsets (subsets of 150 from 300).

@@ -82,6 +82,12 @@ def compare_features(
 ) -> dict[str, float]:
     """FD, KID, precision, recall, density and coverage between two feature sets [N, D]; KID's
     subsets are drawn from `seed`."""
+    if min(len(real), len(fake)) <= nearest_k:
+        # precision and recall read each point's k-th nearest neighbour within its own set
+        raise ValueError(
+            f"sample quality needs more than {nearest_k} real images and samples (its k-nearest-"
+            f"neighbour precision and recall), got {len(real)} and {len(fake)}"
+        )
     from prdc import compute_prdc
     from torchmetrics.image.fid import FrechetInceptionDistance
     from torchmetrics.image.kid import KernelInceptionDistance
