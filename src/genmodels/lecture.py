@@ -681,11 +681,16 @@ def lecture_page(gr: Any, catalog: RunCatalog) -> None:
             value = names[:first] if multiselect else (names[0] if names else None)
         return gr.Dropdown(names, value=value, multiselect=multiselect, label=label, elem_id=elem_id)
 
-    def action(key: str, button: str, function: Callable, inputs: list[Any], catalogued: bool = True) -> None:
+    def action(
+        key: str, button: str, function: Callable, inputs: list[Any], catalogued: bool = True
+    ) -> Callable:
+        """The button, its answer's text and picture; returns the bound handler for other triggers."""
         run = gr.Button(button, variant="primary", elem_id=f"{key}-button")
         message = gr.Markdown(elem_id=f"{key}-message")
         image = gr.Image(label=button, elem_id=f"{key}-image", interactive=False, format="png")
-        run.click(partial(function, catalog) if catalogued else function, inputs, [image, message])
+        handler = partial(function, catalog) if catalogued else function
+        run.click(handler, inputs, [image, message])
+        return lambda trigger: trigger(handler, inputs, [image, message])
 
     def number(key: str, label: str, value: int = 0):
         return gr.Number(value, precision=0, label=label, elem_id=f"{key}-{label.split()[-1].lower()}")
@@ -734,7 +739,9 @@ def lecture_page(gr: Any, catalog: RunCatalog) -> None:
                     0, 3000, value=300, step=50, label="D's training steps", elem_id="discriminator-steps"
                 )
             inputs = [means, data_std, g_mean, g_std, steps]
-            action("discriminator", "Compute D*", discriminator, inputs, catalogued=False)
+            also_on = action("discriminator", "Compute D*", discriminator, inputs, catalogued=False)
+            for slider in (data_std, g_mean, g_std):  # D* follows the densities as the user moves them
+                also_on(slider.release)
         with gr.Tab("Codes and prior", elem_id="codes-tab"):
             pair = vae_beside_aae(choices)
             models = chooser("encoder", "codes-models", "Models with encoders", multiselect=True, value=pair)

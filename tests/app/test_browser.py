@@ -276,9 +276,14 @@ def open_page(page, name, tab=None):
 def looks_drawn(page, element, name):
     """A screenshot of the element's picture as the browser renders it, checked for content (not one flat
     colour, as a blank or failed render is) and kept in $GENMODELS_SCREENSHOTS when that is set."""
-    png = page.locator(f"#{element} img").first.screenshot()
-    grey = np.asarray(Image.open(io.BytesIO(png)).convert("L"), dtype=np.float64)
-    _, counts = np.unique(grey, return_counts=True)
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while True:  # a second answer on its way (a slider let go of) shows a spinner until it lands
+        png = page.locator(f"#{element} img").first.screenshot()
+        grey = np.asarray(Image.open(io.BytesIO(png)).convert("L"), dtype=np.float64)
+        _, counts = np.unique(grey, return_counts=True)
+        if (grey.std() > 5 and counts.max() < 0.95 * grey.size) or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
     assert grey.std() > 5 and counts.max() < 0.95 * grey.size, f"{element} looks blank"
     if os.environ.get("GENMODELS_SCREENSHOTS"):
         folder = Path(os.environ["GENMODELS_SCREENSHOTS"])
@@ -310,6 +315,12 @@ def test_every_lecture_demonstration_computes_and_shows(page):
         "0.5·N(-3, 0.5²) + 0.5·N(1, 0.5²)", timeout=WAIT_MS
     )
     looks_drawn(page, "discriminator-image", "optimal-discriminator")
+    # moving p_G's mean recomputes D* without the button, as the user lets go of the slider
+    track = page.locator("#discriminator-g-mean input[type=range]").bounding_box()
+    page.mouse.click(track["x"] + 0.9 * track["width"], track["y"] + track["height"] / 2)
+    expect(page.locator("#discriminator-message")).to_contain_text(
+        re.compile(r"p_G = 1·N\((4|5)[.,]"), timeout=WAIT_MS  # 0.9 of the way from −6 to 6
+    )
     open_page(page, "Lecture", "Codes and prior")
     press(page, "codes-button", "codes-message", "vae (vae, 4-d codes)")
     looks_drawn(page, "codes-image", "codes")
