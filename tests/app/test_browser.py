@@ -319,7 +319,8 @@ def test_every_lecture_demonstration_computes_and_shows(page):
     track = page.locator("#discriminator-g-mean input[type=range]").bounding_box()
     page.mouse.click(track["x"] + 0.9 * track["width"], track["y"] + track["height"] / 2)
     expect(page.locator("#discriminator-message")).to_contain_text(
-        re.compile(r"p_G = 1·N\((4|5)[.,]"), timeout=WAIT_MS  # 0.9 of the way from −6 to 6
+        re.compile(r"p_G = 1·N\((4|5)[.,]"),
+        timeout=WAIT_MS,  # 0.9 of the way from −6 to 6
     )
     open_page(page, "Lecture", "Codes and prior")
     press(page, "codes-button", "codes-message", "vae (vae, 4-d codes)")
