@@ -867,11 +867,11 @@ def zoo_command(as_json: JsonOption = False) -> None:
     table = Table("name", "model", "parameters", "trained on", "headline", "size", title="genmodels zoo")
     for row in rows:
         headline = "; ".join(f"{item['measure']}: {item['value']:g}" for item in row["headline"])
-        size = f"{row['bytes'] / 2**20:.1f} MB"
+        size = f"{row['bytes'] / 1e6:.1f} MB"
         cells = (f"zoo:{row['name']}", row["model"], f"{row['parameters']:,}", row["data"], headline, size)
         table.add_row(*map(escape, cells))  # data names like mnist[captions] are not markup
     Console().print(table)
-    total = sum(row["bytes"] for row in rows) / 2**20
+    total = sum(row["bytes"] for row in rows) / 1e6  # MB of 10^6 bytes, the unit
     typer.echo(f"{len(rows)} models, {total:.1f} MB in all; details: {zoo.ZOO_ROOT}/NAME/provenance.json")
 
 
