@@ -2,6 +2,7 @@
 chromium, through Playwright) as a user would: pick a run, set the controls, press the buttons,
 upload files. `make setup` installs both; without chromium these tests fail and say so."""
 
+import contextlib
 import io
 import os
 import re
@@ -41,20 +42,15 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(runs, tmp_path_factory):
+@contextlib.contextmanager
+def serving(options: list[str], log: Path):
+    """`genmodels serve OPTIONS` on a free port in its own process, until the page answers; yields
+    {"url", "port", "log"} and stops the server after."""
     port = free_port()
-    log = tmp_path_factory.mktemp("serve") / "serve.log"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
-    # The runs alone: these tests know their order (the zoo's own listing is tested without a browser).
-    command = [sys.executable, "-m", "genmodels.cli", "serve", str(runs), "--port", str(port), "--no-zoo"]
+    command = [sys.executable, "-m", "genmodels.cli", "serve", *options, "--port", str(port)]
     with log.open("w") as output:
-        process = subprocess.Popen(
-            [*command, "--max-upload-mb", str(MAX_UPLOAD_MB)],
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 120
     while True:
@@ -66,12 +62,22 @@ def server(runs, tmp_path_factory):
                 process.kill()
                 pytest.fail(f"genmodels serve did not start:\n{log.read_text()}")
             time.sleep(0.5)
-    yield {"url": url, "port": port, "log": log}
-    process.terminate()
     try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
+        yield {"url": url, "port": port, "log": log}
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture(scope="module")
+def server(runs, tmp_path_factory):
+    log = tmp_path_factory.mktemp("serve") / "serve.log"
+    # The runs alone: these tests know their order (the zoo's pages are test_browser_zoo.py's).
+    with serving([str(runs), "--no-zoo", "--max-upload-mb", str(MAX_UPLOAD_MB)], log) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

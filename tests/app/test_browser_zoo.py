@@ -3,16 +3,10 @@ zoo; every entry's page describes it (the entries whose headline numbers have no
 and the demonstrations that the tiny runs of test_browser.py cannot show succeed on the zoo's
 trained models: the ELBO split, a completion, text to image, patches to image, translation."""
 
-import os
-import subprocess
-import sys
-import time
-import urllib.request
-
 import pytest
 
 from genmodels import zoo
-from tests.app.test_browser import WAIT_MS, chromium, free_port, looks_drawn, open_page, press
+from tests.app.test_browser import WAIT_MS, chromium, looks_drawn, open_page, press, serving
 
 playwright = pytest.importorskip("playwright.sync_api", reason="the dev extra installs playwright")
 expect = playwright.expect
@@ -21,41 +15,14 @@ expect = playwright.expect
 @pytest.fixture(scope="module")
 def zoo_page(tmp_path_factory):
     runs = tmp_path_factory.mktemp("no-runs")
-    port = free_port()
     log = tmp_path_factory.mktemp("serve-zoo") / "serve.log"
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "genmodels.cli", "serve", str(runs), "--port", str(port)],
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=5).close()
-            break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.fail(f"genmodels serve did not start:\n{log.read_text()}")
-            time.sleep(0.5)
-    try:
-        with playwright.sync_playwright() as driver:
-            browser = driver.chromium.launch(executable_path=chromium(), args=["--no-sandbox"])
-            page = browser.new_page()
-            page.goto(url)
-            expect(page.locator("#about")).to_contain_text("It can ", timeout=WAIT_MS)  # zoo:aae
-            yield page
-            browser.close()
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    with serving([str(runs)], log) as server, playwright.sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=chromium(), args=["--no-sandbox"])
+        page = browser.new_page()
+        page.goto(server["url"])
+        expect(page.locator("#about")).to_contain_text("It can ", timeout=WAIT_MS)  # zoo:aae
+        yield page
+        browser.close()
 
 
 def test_every_zoo_entry_s_page_describes_it(zoo_page):
@@ -71,20 +38,17 @@ def test_every_zoo_entry_s_page_describes_it(zoo_page):
         assert "Error" not in about.inner_text(), name
 
 
-def test_the_demonstrations_on_the_zoo_s_trained_models(zoo_page):
-    page = zoo_page
-    open_page(page, "Lecture", "ELBO")
-    press(page, "elbo-button", "elbo-message", "ELBO =")
-    looks_drawn(page, "elbo-image", "zoo-elbo")
-    open_page(page, "Lecture", "Generation")
-    press(page, "completion-button", "completion-message", "completions drawn from p(x_bottom | x_top")
-    looks_drawn(page, "completion-image", "zoo-completion")
-    open_page(page, "Lecture", "Text to image")
-    press(page, "text-button", "text-message", "The shipped digit classifier reads them as 7")
-    looks_drawn(page, "text-image", "zoo-text-to-image")
-    open_page(page, "Lecture", "Patches to image")
-    press(page, "patches-button", "patches-message", "whole digits")
-    looks_drawn(page, "patches-image", "zoo-patches")
-    open_page(page, "Lecture", "Translation")
-    press(page, "translation-button", "translation-message", "then to")
-    looks_drawn(page, "translation-image", "zoo-translation")
+@pytest.mark.parametrize(
+    ("tab", "key", "answer"),
+    [
+        ("ELBO", "elbo", "ELBO ="),
+        ("Generation", "completion", "completions drawn from p(x_bottom | x_top"),
+        ("Text to image", "text", "The shipped digit classifier reads them as 7"),
+        ("Patches to image", "patches", "whole digits"),
+        ("Translation", "translation", "then to"),
+    ],
+)
+def test_the_demonstrations_on_the_zoo_s_trained_models(zoo_page, tab, key, answer):
+    open_page(zoo_page, "Lecture", tab)
+    press(zoo_page, f"{key}-button", f"{key}-message", answer)
+    looks_drawn(zoo_page, f"{key}-image", f"zoo-{key}")
