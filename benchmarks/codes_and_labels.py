@@ -77,6 +77,7 @@ def categorical_aae_row(run: Path, data: str) -> dict:
         "trained_on": described["data"]["name"],
         "classes": model.config.classes,
         "rates": [model.config.lr, model.config.lr_d, model.config.lr_g],
+        "batch_norm": model.config.batch_norm,
     }
     if model.config.semi_supervised:
         error = classification_error(model, test, view)

@@ -12,10 +12,15 @@ def metrics(run: Path) -> list[dict]:
 
 
 def trained(run: Path) -> dict:
-    """Steps and training seconds of a finished run, from its metrics log."""
+    """Steps and training seconds of a finished run, from its metrics log, and its training seed."""
     rows = metrics(run)
     timed = [row for row in rows if "time" in row]  # sample-grid rows carry no time
-    return {"steps": rows[-1]["step"], "train_seconds": timed[-1]["time"] if timed else None}
+    described = json.loads((run / "train.json").read_text()) if (run / "train.json").is_file() else {}
+    return {
+        "steps": rows[-1]["step"],
+        "train_seconds": timed[-1]["time"] if timed else None,
+        "seed": described.get("train", {}).get("seed"),
+    }
 
 
 def append_row(results: Path, row: dict) -> None:

@@ -383,14 +383,15 @@ def codes_full_table() -> str:
         if row and row.get("data") == "mnist-full/test":
             rows[row["run"]] = row  # the latest row of each run wins
     for row in rows.values():
+        norm = ", batch norm" if row.get("batch_norm") else ""
         if row["model"] == "infogan":
             key, setting = ("infogan", "categorical code", 10), "10-way categorical code, Q's guess"
         elif "semi" in row["measure"]:
             labelled = int(row["trained_on"].split("labelled=")[1].rstrip("]"))
-            key, setting = ("aae-categorical", "semi", labelled), f"{labelled:,} labels, {_rates(row)}"
+            key, setting = ("aae-categorical", "semi", labelled), f"{labelled:,} labels, {_rates(row)}{norm}"
         elif row["model"] == "aae-categorical":
             key = ("aae-categorical", "unsupervised", row["classes"])
-            setting = f"unsupervised, {row['classes']} clusters, {_rates(row)}"
+            setting = f"unsupervised, {row['classes']} clusters, {_rates(row)}{norm}"
         else:  # the label-regularised AAE of Fig. 4: its error is the share outside their part
             key = (row["model"], row.get("labels", ""), 0)
             setting = (
@@ -400,6 +401,8 @@ def codes_full_table() -> str:
         measure = row["measure"].replace(
             "test codes in their class's component", "test codes outside their class's part"
         )
+        if row.get("seed") is not None:
+            setting += f", seed {row['seed']}"
         lines.append(
             f"| {row['model']} | {setting} | {measure} | **{100 * row['test_error']:.2f}%** "
             f"| {CODES_PAPERS.get(key, 'n/a')} | {row['steps']:,}, {_duration(row['train_seconds'])} "
