@@ -63,7 +63,14 @@ Conventions and departures:
   90.7 / 89.5%): the labels do reach the paper's G (it inverts every background). The inverted
   images are codes, shapes unlike the digit that G decodes back on the way home (BENCHMARKS.md);
   with λ_rec = 2.5 the inversions keep the digit (87.8%) and the thickened and reddened images
-  become the codes (17.9%, 21.4%): λ_rec moves the codes between attributes.
+  become the codes (17.9%, 21.4%), while λ_rec = 3, 4, 5 and 7.5 give the paper's picture again
+  (inversions 23.1-24.9%): λ_rec moves the codes between attributes, and only the lowest value tried
+  moved them away from the inversions.
+- A second option, measured and left off: `input_skip`, G's last convolution also reading x (a
+  U-Net's finest skip), so that a per-pixel change needs no code through the bottleneck. With the
+  paper's λ_rec it kept the digit in 41.2% of the inversions (the paper's G: 24.9%), but fewer
+  translations reached their target (inverted 87.2%, thickened 86.1%) and the reddened ones kept
+  the digit less often (83.3%).
 - The residual blocks pad by reflection (the library's `ResidualBlock`, shared with CycleGAN); the
   paper's pad with zeros. At 28 px G down-samples 28 → 14 → 7 and D has 3 layers (28 → 14 → 7 → 3)
   instead of 6 (128 → 2).
