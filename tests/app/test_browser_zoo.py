@@ -6,6 +6,7 @@ trained models: the ELBO split, a completion, text to image, patches to image, t
 import pytest
 
 from genmodels import zoo
+from genmodels.registry import get_model_class
 from tests.app.test_browser import WAIT_MS, chromium, looks_drawn, open_page, press, serving
 
 playwright = pytest.importorskip("playwright.sync_api", reason="the dev extra installs playwright")
@@ -36,6 +37,9 @@ def test_every_zoo_entry_s_page_describes_it(zoo_page):
         expect(about).to_contain_text(provenance["headline"][0]["measure"])
         expect(about).to_contain_text("It can ")
         assert "Error" not in about.inner_text(), name
+        if get_model_class(provenance["model"]).equation:  # typeset by KaTeX, not left as TeX source
+            expect(about.locator(".katex").first).to_be_visible()
+            assert "\\frac" not in about.inner_text() and "\\mathbb" not in about.inner_text(), name
 
 
 @pytest.mark.parametrize(
