@@ -19,7 +19,7 @@ def trained(run: Path) -> dict:
     return {
         "steps": rows[-1]["step"],
         "train_seconds": timed[-1]["time"] if timed else None,
-        "seed": described.get("train", {}).get("seed"),
+        "train_seed": described.get("train", {}).get("seed"),  # "seed" is a measurement's own
     }
 
 

@@ -401,8 +401,8 @@ def codes_full_table() -> str:
         measure = row["measure"].replace(
             "test codes in their class's component", "test codes outside their class's part"
         )
-        if row.get("seed") is not None:
-            setting += f", seed {row['seed']}"
+        if row.get("train_seed") is not None:
+            setting += f", seed {row['train_seed']}"
         lines.append(
             f"| {row['model']} | {setting} | {measure} | **{100 * row['test_error']:.2f}%** "
             f"| {CODES_PAPERS.get(key, 'n/a')} | {row['steps']:,}, {_duration(row['train_seconds'])} "
