@@ -3,8 +3,11 @@ phases reading only the rows they may (labels of unlabelled rows are never read)
 semi-supervised run that classifies test digits far above chance, the clustering error's naming
 of clusters on validation digits, class-conditional samples, and a save / load round trip."""
 
+import json
+
 import pytest
 import torch
+import torch.nn.functional as F
 
 import genmodels
 from genmodels.config import ConfigError
@@ -145,3 +148,31 @@ def test_batch_norm_normalises_both_networks_and_its_statistics_survive_save_and
     save_model(model, tmp_path / "m")
     loaded = load_model(tmp_path / "m").eval()
     assert torch.equal(model.eval().encode(x), loaded.encode(x))
+
+
+def test_validation_selects_by_the_class_code_on_the_validation_digits_themselves(tmp_path):
+    """Early stopping of the semi-supervised model reads −log q(label | x) on the validation digits
+    (not on the labelled copies, which repeat a few digits, nor the reconstruction), and the
+    trainer's val/loss is exactly that; unsupervised, it stays the reconstruction NLL."""
+    data = load_dataset("digits[labelled=20]", "val")
+    model = genmodels.create("aae-categorical", **TINY, semi_supervised=True)
+    rows = [*range(0, 40), *range(len(data) - 30, len(data))]  # 40 validation digits, 30 copies
+    batch = _batch(model, data, rows)
+    loss, images = model.validation_loss(batch)
+    logits, _ = model.posterior(batch["x"][:40])
+    assert images == 40 and torch.allclose(loss, F.cross_entropy(logits, batch["y"][:40].long()))
+    assert model.validation_loss(_batch(model, data, rows[40:]))[1] == 0  # copies only: nothing read
+    unsupervised = genmodels.create("aae-categorical", **TINY)
+    reconstruction, _ = unsupervised.objectives()[0].loss(batch)
+    assert torch.equal(unsupervised.validation_loss(batch)[0], reconstruction)
+
+    run = tmp_path / "run"
+    config = {key: value for key, value in TINY.items() if key != "image_shape"}
+    genmodels.train(
+        "aae-categorical", "digits[labelled=20]", val_split="val", config=config, out=run, steps=20,
+        batch_size=50, val_every=20, progress=False, tensorboard=False, num_samples=0,
+    )  # fmt: skip
+    logged = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    (value,) = [row["val/loss"] for row in logged if "val/loss" in row]
+    # A 10-way cross-entropy after 20 steps (log 10 = 2.3 at chance), not an 8x8 image's NLL (> 20 nats).
+    assert 0 < value < 4, value

@@ -170,6 +170,13 @@ class GenerativeModel(nn.Module):
     def objectives(self) -> list[Objective]:
         raise NotImplementedError(f"{type(self).__name__} must define its objectives")
 
+    def validation_loss(self, batch: Batch) -> tuple[Tensor, int]:
+        """What validation and early stopping read for a batch: a mean loss and how many images it
+        averages over. By default the first objective's loss over the whole batch; a model whose
+        first objective is not the measure to select by (a semi-supervised classifier) overrides it."""
+        loss, _ = self.objectives()[0].loss(batch)
+        return loss, len(batch["x"])
+
     def sample(self, n: int, *, condition: Any = None, generator: torch.Generator | None = None) -> Tensor:
         raise NotImplementedError(f"{type(self).__name__} must define sample")
 

@@ -532,13 +532,19 @@ class Trainer:
         self.model.train(was_training)
 
     def validate(self) -> float:
-        """The first objective's loss on the validation set, averaged over images."""
+        """The model's validation loss (by default its first objective's) on the validation set,
+        averaged over the images it reads."""
         with self._evaluation_mode(self.config.seed + 1):
             total, count = 0.0, 0
             for batch in ordered_batches(self.val_data, self.view, 500, self.config.seed):
                 batch = {k: v.to(self.accelerator.device) for k, v in batch.items()}
-                loss, _ = self.objectives[0].loss(batch)
-                total, count = total + float(loss) * len(batch["x"]), count + len(batch["x"])
+                loss, images = self.model.validation_loss(batch)
+                if images:
+                    total, count = total + float(loss) * images, count + images
+        if not count:
+            raise ValueError(
+                f"the validation set {self.val_data.name} gave {self.model.name} nothing to validate on"
+            )
         return total / count
 
     def _first_rows(self, n: int) -> dict[str, torch.Tensor]:

@@ -210,6 +210,19 @@ class CategoricalAAE(GenerativeModel):
         accuracy = (class_logits.argmax(1) == labels).float().mean()
         return loss, {"accuracy": accuracy.detach()}
 
+    def validation_loss(self, batch: dict[str, Tensor]) -> tuple[Tensor, int]:
+        """Semi-supervised: −log q(y = label | x) over the validation digits not marked labelled
+        (their labels are read here, for model selection only), so that early stopping
+        (`--val-split val --val-every N --patience K`) stops the classification phase before
+        it over-fits its few labels. Unsupervised: the reconstruction NLL, as every model's default."""
+        if not self.config.semi_supervised:
+            return super().validation_loss(batch)
+        rows = self._rows(batch, labelled=False)
+        class_logits, _ = self.posterior(batch["x"][rows])
+        if not int(rows.sum()):
+            return class_logits.sum() * 0.0, 0
+        return F.cross_entropy(class_logits, batch["y"][rows].long()), int(rows.sum())
+
     def objectives(self) -> list[Objective]:
         config = self.config
         autoencoder = [*self.encoder.parameters(), *self.decoder.parameters()]
