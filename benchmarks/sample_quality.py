@@ -23,6 +23,7 @@ from pathlib import Path
 
 import torch
 from rows import trained
+from safetensors.torch import load_file
 
 import genmodels
 from genmodels.config import parse_overrides
@@ -30,10 +31,41 @@ from genmodels.data import View, evaluation_view
 from genmodels.evaluation import sample_quality
 
 RESULTS = Path(__file__).parent / "results" / "sample_quality.jsonl"
+SELECTION_SAMPLES = 2000  # per candidate weights, with --select-on-val
+
+
+def select_on_validation(model: torch.nn.Module, run_dir: Path, data: str, view: View) -> dict:
+    """Load into `model` the run's weights (each snapshot, and the weights it ended with) whose
+    samples are nearest the validation digits: the lowest FD-digits of SELECTION_SAMPLES samples
+    against `data`'s val split. The test digits take no part in the choice. Returns what was chosen
+    and every candidate's FD, for the result row."""
+    val = genmodels.load_dataset(data, "val")
+    candidates = [*sorted((run_dir / "snapshots").glob("step_*.safetensors")), run_dir / "model.safetensors"]
+    scores = {}
+    for weights in candidates:
+        model.load_state_dict(load_file(str(weights)))
+        model.eval()
+        scores[str(weights.relative_to(run_dir))] = sample_quality(
+            model, val, view, n_fake=SELECTION_SAMPLES, seed=0, kid_subsets=2
+        )["fd"]
+    chosen = min(scores, key=scores.get)
+    model.load_state_dict(load_file(str(run_dir / chosen)))
+    model.eval()
+    return {
+        "weights": chosen,
+        "selected_on": f"{val.name}: FD-digits of {SELECTION_SAMPLES:,} samples, lowest of {len(scores)}",
+        "selection_fd": {name: round(fd, 1) for name, fd in scores.items()},
+    }
 
 
 def measure(
-    name: str, run_dir: Path, train: bool, n_fake: int, extra: list[str], data: str = "mnist"
+    name: str,
+    run_dir: Path,
+    train: bool,
+    n_fake: int,
+    extra: list[str],
+    data: str = "mnist",
+    select: bool = False,
 ) -> dict:
     if train:
         config = parse_overrides(extra)
@@ -44,6 +76,7 @@ def measure(
     described = json.loads((run_dir / "train.json").read_text())
     view = evaluation_view(View(**described["data"]["view"]))
     test = genmodels.load_dataset(data, "test")
+    selection = select_on_validation(model, run_dir, data, view) if select else {}
     start = time.perf_counter()
     quality = sample_quality(model, test, view, n_fake=n_fake, seed=0)
     return {
@@ -51,6 +84,7 @@ def measure(
         "run": str(run_dir),
         "config_overrides": extra,
         **trained(run_dir),  # the steps reached (a time budget may end a run before its count)
+        **selection,
         "evaluate_seconds": round(time.perf_counter() - start, 1),
         **quality,
         "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads",
@@ -70,12 +104,17 @@ def main() -> None:
     parser.add_argument(
         "--data", default="mnist", help="The real images' test split: mnist (1,000) or mnist-full (10,000)."
     )
+    parser.add_argument(
+        "--select-on-val",
+        action="store_true",
+        help="Measure the run's snapshot (or final weights) with the lowest FD-digits on the val split.",
+    )
     args = parser.parse_args()
     reuse = dict(item.split("=", 1) for item in args.run)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     for name in args.models.split(","):
         run_dir = Path(reuse.get(name, args.out / name))
-        row = measure(name, run_dir, name not in reuse, args.samples, args.set, args.data)
+        row = measure(name, run_dir, name not in reuse, args.samples, args.set, args.data, args.select_on_val)
         print(json.dumps(row), flush=True)
         with RESULTS.open("a") as handle:
             handle.write(json.dumps(row) + "\n")

@@ -33,6 +33,8 @@ def latest_rows(file: str) -> dict[str, dict]:
             # A reused run of another variant (e.g. runs/bench-codes/aae-supervised) gets its own row.
             run = Path(row.get("run", ""))
             label = row["model"] if run.name in ("", row["model"]) else f"{row['model']} ({run.name})"
+            if "selected_on" in row:  # the run's snapshot chosen on val: a row beside its final weights'
+                label += ", best snapshot on val"
             rows[label] = row
     return rows
 
@@ -97,6 +99,19 @@ def _real(row: dict) -> str:
     return row["real"].replace(caveat, "pixel > 127")
 
 
+def _chosen(row: dict) -> str:
+    """Which weights were measured, when a snapshot was chosen on val (sample_quality.py --select-on-val)."""
+    if "selected_on" not in row:
+        return ""
+    weights = row["weights"]
+    step = (
+        "the final weights"
+        if weights == "model.safetensors"
+        else f"step {int(weights.split('_')[-1].split('.')[0]):,}"
+    )
+    return f"; measured: {step}, of {len(row['selection_fd'])} by FD on val"
+
+
 def quality_full_table() -> str:
     """Issue 15's table: the `full` runs on mnist-full, 10,000 samples against the 10,000 test
     digits, in the feature space of the classifier trained on mnist-full."""
@@ -109,7 +124,7 @@ def quality_full_table() -> str:
         if not _on_full_mnist(row):
             continue
         lines.append(
-            f"| {name} ({row['run']}) | {row['steps']:,}, {_seconds(row['train_seconds'])} "
+            f"| {name} ({row['run']}) | {row['steps']:,}, {_seconds(row['train_seconds'])}{_chosen(row)} "
             f"| {row['n_fake']:,} samples vs {_real(row)}, n = {row['n_real']:,} | {row['fd']:.1f} "
             f"| {row['kid']:.1f} ± {row['kid_std']:.1f} | {row['precision']:.3f} | {row['recall']:.3f} "
             f"| {row['density']:.3f} | {row['coverage']:.3f} | {row.get('classes_covered', 'n/a')} / 10 |"
