@@ -211,17 +211,19 @@ class CategoricalAAE(GenerativeModel):
         return loss, {"accuracy": accuracy.detach()}
 
     def validation_loss(self, batch: dict[str, Tensor]) -> tuple[Tensor, int]:
-        """Semi-supervised: −log q(y = label | x) over the validation digits not marked labelled
-        (their labels are read here, for model selection only), so that early stopping
-        (`--val-split val --val-every N --patience K`) stops the classification phase before
-        it over-fits its few labels. Unsupervised: the reconstruction NLL, as every model's default."""
+        """Semi-supervised: the error of argmax_k q(y = k | x) on the validation digits not marked
+        labelled (their labels are read here, for model selection only), so that early stopping
+        (`--val-split val --val-every N --patience K`) keeps the weights from before the
+        classification phase over-fits its few labels. The error, not −log q(label | x): the
+        cross-entropy on val rose from step 1,000 on (the code growing confident) while the error
+        was still falling (100 labels: stopped at 24.1%, against 11.85% at step 19,000).
+        Unsupervised: the reconstruction NLL, as every model's default."""
         if not self.config.semi_supervised:
             return super().validation_loss(batch)
         rows = self._rows(batch, labelled=False)
         class_logits, _ = self.posterior(batch["x"][rows])
-        if not int(rows.sum()):
-            return class_logits.sum() * 0.0, 0
-        return F.cross_entropy(class_logits, batch["y"][rows].long()), int(rows.sum())
+        wrong = (class_logits.argmax(1) != batch["y"][rows].long()).float()
+        return (wrong.mean() if len(wrong) else wrong.sum()), len(wrong)
 
     def objectives(self) -> list[Objective]:
         config = self.config
