@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 import torch
-from rows import append_row, shown, trained
+from rows import append_row, metrics, shown, trained
 
 import genmodels
 from genmodels.data import View, evaluation_view
@@ -63,6 +63,21 @@ def aae_row(run: Path, data: str) -> dict:
             "value": agreement, "test_error": 1 - agreement}  # fmt: skip
 
 
+def kept_on_validation(run: Path, described: dict) -> dict:
+    """For a run validated on a split (`--val-split`): the step whose weights it kept, the lowest
+    val/loss (the model's `validation_loss`), and the patience; nothing for a run without."""
+    validated = [row for row in metrics(run) if "val/loss" in row]
+    if not validated:
+        return {}
+    best = min(validated, key=lambda row: row["val/loss"])
+    return {
+        "validated_on": described["data"]["val_split"],
+        "kept_step": best["step"],
+        "kept_val_loss": best["val/loss"],
+        "patience": described["train"]["patience"],
+    }
+
+
 def categorical_aae_row(run: Path, data: str) -> dict:
     """Semi-supervised (trained on data with a `labelled` field): the test error of argmax q(y | x).
     Unsupervised: clusters named by the majority label of their `val` digits, then the test error."""
@@ -78,6 +93,7 @@ def categorical_aae_row(run: Path, data: str) -> dict:
         "classes": model.config.classes,
         "rates": [model.config.lr, model.config.lr_d, model.config.lr_g],
         "batch_norm": model.config.batch_norm,
+        **kept_on_validation(run, described),
     }
     if model.config.semi_supervised:
         error = classification_error(model, test, view)

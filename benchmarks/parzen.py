@@ -43,6 +43,15 @@ def measure(run: Path, samples: int) -> dict:
         n_samples=samples,
     )  # fmt: skip
     paper = PAPERS.get(model.name)
+    # The command that trained the run, as the trainer recorded it (its --set overrides included;
+    # the tidy flags of a scheduled run dropped), else the preset's.
+    preset = described["data"]["preset"]
+    recorded = described.get("commands", [])[:1]
+    training = (
+        recorded[0].replace(" --no-progress", "").replace(" --overwrite", "")
+        if recorded
+        else f"genmodels train {model.name} --data {data} --preset {preset} --out {shown(run)}"
+    )
     return {
         "model": model.name,
         "run": str(shown(run)),
@@ -51,8 +60,7 @@ def measure(run: Path, samples: int) -> dict:
         "trained_on": f"{data}/{described['data']['split']}",
         **trained(run),
         "measure_seconds": round(time.perf_counter() - started, 1),
-        "command": f"genmodels train {model.name} --data {data} --preset {described['data']['preset']} "
-        f"--out {shown(run)} && python benchmarks/parzen.py {shown(run)}",
+        "command": f"{training} && python benchmarks/parzen.py {shown(run)}",
         "machine": f"{platform.machine()}, {torch.get_num_threads()} torch thread(s)",
         "date": time.strftime("%Y-%m-%d"),
     }

@@ -416,6 +416,8 @@ def codes_full_table() -> str:
         measure = row["measure"].replace(
             "test codes in their class's component", "test codes outside their class's part"
         )
+        if "kept_step" in row:
+            setting += f", early stopping on {row['validated_on']} (kept step {row['kept_step']:,})"
         if row.get("train_seed") is not None:
             setting += f", seed {row['train_seed']}"
         lines.append(

@@ -45,7 +45,7 @@ def headline(run: Path) -> list[dict]:
         rows.append({"measure": "test NLL", "value": round(row["test_nll"], 2), "unit": "nats",
                      "protocol": f"mnist-full test, {row['test_view']}, {estimate}",
                      "command": row["command"], "paper": row["paper_nll"]})  # fmt: skip
-    for row in _rows_of("parzen.jsonl", shown):
+    for row in _rows_of("parzen.jsonl", shown)[-1:]:  # the latest row wins
         protocol = (
             f"{row['n_samples']:,} {row['kernels_on']}, σ {row['parzen_sigma']:.3f} chosen on val, "
             "mnist-full test (grey)"
@@ -53,8 +53,10 @@ def headline(run: Path) -> list[dict]:
         value = round(row["parzen_log_likelihood"], 1)
         rows.append({"measure": "Parzen log-likelihood", "value": value, "unit": "nats",
                      "protocol": protocol, "command": row["command"]})  # fmt: skip
-    on_full = [
-        row for row in _rows_of("sample_quality.jsonl", shown) if row["real"].startswith("mnist-full/")
+    on_full = [  # rows of the weights the entry holds: not those of a snapshot chosen on val
+        row
+        for row in _rows_of("sample_quality.jsonl", shown)
+        if row["real"].startswith("mnist-full/") and row.get("weights", WEIGHTS_FILE) == WEIGHTS_FILE
     ]
     for row in on_full[-1:]:  # the latest row wins
         protocol = (
