@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 import torch
-from rows import append_row, metrics, shown, trained
+from rows import append_row, metrics, shown, snapshot_step, snapshots, trained
 from safetensors.torch import load_file
 
 import genmodels
@@ -63,11 +63,9 @@ def learning_curve(run: Path, k: int, stride: int = 1) -> list[list[float]]:
     times = {row["step"]: row["time"] for row in metrics(run) if "time" in row}
     model = genmodels.load(run)
     curve = []
-    snapshots = sorted((run / "snapshots").glob("step_*.safetensors"))
-    for snapshot in snapshots[stride - 1 :: stride] + (
-        [] if len(snapshots) % stride == 0 else snapshots[-1:]
-    ):
-        step = int(snapshot.stem.split("_")[1])
+    kept = snapshots(run)
+    for snapshot in kept[stride - 1 :: stride] + ([] if len(kept) % stride == 0 else kept[-1:]):
+        step = snapshot_step(snapshot)
         model.load_state_dict(load_file(str(snapshot)))
         curve.append([round(times[step] / 60, 2), round(_nll(model, "test", k), 3), step])
         print(f"  curve: step {step}: {curve[-1][1]:.2f} nats at {curve[-1][0]:.1f} min", flush=True)

@@ -11,6 +11,16 @@ def metrics(run: Path) -> list[dict]:
     return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
 
 
+def snapshots(run: Path) -> list[Path]:
+    """The run's weight snapshots (`--snapshot-every`), in step order."""
+    return sorted((run / "snapshots").glob("step_*.safetensors"))
+
+
+def snapshot_step(snapshot: str | Path) -> int:
+    """The training step of a snapshot file (snapshots/step_0090000.safetensors: 90000)."""
+    return int(Path(snapshot).stem.split("_")[1])
+
+
 def trained(run: Path) -> dict:
     """Steps and training seconds of a finished run, from its metrics log, and its training seed."""
     rows = metrics(run)

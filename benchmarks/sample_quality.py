@@ -22,13 +22,14 @@ import time
 from pathlib import Path
 
 import torch
-from rows import trained
+from rows import snapshots, trained
 from safetensors.torch import load_file
 
 import genmodels
 from genmodels.config import parse_overrides
 from genmodels.data import View, evaluation_view
 from genmodels.evaluation import sample_quality
+from genmodels.io import WEIGHTS_FILE
 
 RESULTS = Path(__file__).parent / "results" / "sample_quality.jsonl"
 SELECTION_SAMPLES = 2000  # per candidate weights, with --select-on-val
@@ -40,7 +41,7 @@ def select_on_validation(model: torch.nn.Module, run_dir: Path, data: str, view:
     against `data`'s val split. The test digits take no part in the choice. Returns what was chosen
     and every candidate's FD, for the result row."""
     val = genmodels.load_dataset(data, "val")
-    candidates = [*sorted((run_dir / "snapshots").glob("step_*.safetensors")), run_dir / "model.safetensors"]
+    candidates = [*snapshots(run_dir), run_dir / WEIGHTS_FILE]
     scores = {}
     for weights in candidates:
         model.load_state_dict(load_file(str(weights)))

@@ -22,6 +22,10 @@ import json
 from functools import partial
 from pathlib import Path
 
+from rows import snapshot_step
+
+from genmodels.io import WEIGHTS_FILE
+
 RESULTS = Path(__file__).parent / "results"
 
 
@@ -104,11 +108,7 @@ def _chosen(row: dict) -> str:
     if "selected_on" not in row:
         return ""
     weights = row["weights"]
-    step = (
-        "the final weights"
-        if weights == "model.safetensors"
-        else f"step {int(weights.split('_')[-1].split('.')[0]):,}"
-    )
+    step = "the final weights" if weights == WEIGHTS_FILE else f"step {snapshot_step(weights):,}"
     return f"; measured: {step}, of {len(row['selection_fd'])} by FD on val"
 
 
