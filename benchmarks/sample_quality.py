@@ -9,6 +9,10 @@ evaluation view (statically binarised for binary models, grey levels otherwise).
     python benchmarks/sample_quality.py --models gan,dcgan,infogan,aae,vae
     python benchmarks/sample_quality.py --models pixelcnn --run pixelcnn=runs/bench-explicit/pixelcnn
     python benchmarks/sample_quality.py --models gan --run gan=runs/full/gan --data mnist-full --samples 10000
+    python benchmarks/sample_quality.py --models aae --run aae=RUN --data mnist-full --samples 10000 --ema
+
+With --ema the run's averaged weights are measured (a run trained with --ema-decay keeps them beside
+its raw weights, and its snapshots are of them).
 
 Rows are appended to benchmarks/results/sample_quality.jsonl.
 """
@@ -29,19 +33,21 @@ import genmodels
 from genmodels.config import parse_overrides
 from genmodels.data import View, evaluation_view
 from genmodels.evaluation import sample_quality
-from genmodels.io import WEIGHTS_FILE
+from genmodels.io import EMA_FILE, WEIGHTS_FILE
 
 RESULTS = Path(__file__).parent / "results" / "sample_quality.jsonl"
 SELECTION_SAMPLES = 2000  # per candidate weights, with --select-on-val
 
 
-def select_on_validation(model: torch.nn.Module, run_dir: Path, data: str, view: View) -> dict:
-    """Load into `model` the run's weights (each snapshot, and the weights it ended with) whose
-    samples are nearest the validation digits: the lowest FD-digits of SELECTION_SAMPLES samples
-    against `data`'s val split. The test digits take no part in the choice. Returns what was chosen
-    and every candidate's FD, for the result row."""
+def select_on_validation(
+    model: torch.nn.Module, run_dir: Path, data: str, view: View, final: str = WEIGHTS_FILE
+) -> dict:
+    """Load into `model` the run's weights (each snapshot, and the weights it ended with, `final`)
+    whose samples are nearest the validation digits: the lowest FD-digits of SELECTION_SAMPLES
+    samples against `data`'s val split. The test digits take no part in the choice. Returns what
+    was chosen and every candidate's FD, for the result row."""
     val = genmodels.load_dataset(data, "val")
-    candidates = [*snapshots(run_dir), run_dir / WEIGHTS_FILE]
+    candidates = [*snapshots(run_dir), run_dir / final]
     scores = {}
     for weights in candidates:
         model.load_state_dict(load_file(str(weights)))
@@ -67,17 +73,21 @@ def measure(
     extra: list[str],
     data: str = "mnist",
     select: bool = False,
+    ema: bool = False,
 ) -> dict:
     if train:
         config = parse_overrides(extra)
         genmodels.train(
             name, "mnist", preset="cpu", out=run_dir, progress=False, config=config or None, overwrite=True
         )
-    model = genmodels.load(run_dir)
+    if ema and not (run_dir / EMA_FILE).is_file():
+        raise SystemExit(f"{run_dir} kept no averaged weights ({EMA_FILE}): train it with --ema-decay")
+    model = genmodels.load(run_dir, use_ema=ema)
     described = json.loads((run_dir / "train.json").read_text())
     view = evaluation_view(View(**described["data"]["view"]))
     test = genmodels.load_dataset(data, "test")
-    selection = select_on_validation(model, run_dir, data, view) if select else {}
+    final = EMA_FILE if ema else WEIGHTS_FILE
+    selection = select_on_validation(model, run_dir, data, view, final) if select else {}
     start = time.perf_counter()
     quality = sample_quality(model, test, view, n_fake=n_fake, seed=0)
     return {
@@ -85,6 +95,7 @@ def measure(
         "run": str(run_dir),
         "config_overrides": extra,
         **trained(run_dir),  # the steps reached (a time budget may end a run before its count)
+        **({"ema": True} if ema else {}),  # the averaged weights (--ema-decay), not the raw ones
         **selection,
         "evaluate_seconds": round(time.perf_counter() - start, 1),
         **quality,
@@ -110,12 +121,17 @@ def main() -> None:
         action="store_true",
         help="Measure the run's snapshot (or final weights) with the lowest FD-digits on the val split.",
     )
+    parser.add_argument(
+        "--ema", action="store_true", help="Measure the run's averaged weights (trained with --ema-decay)."
+    )
     args = parser.parse_args()
     reuse = dict(item.split("=", 1) for item in args.run)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     for name in args.models.split(","):
         run_dir = Path(reuse.get(name, args.out / name))
-        row = measure(name, run_dir, name not in reuse, args.samples, args.set, args.data, args.select_on_val)
+        row = measure(
+            name, run_dir, name not in reuse, args.samples, args.set, args.data, args.select_on_val, args.ema
+        )
         print(json.dumps(row), flush=True)
         with RESULTS.open("a") as handle:
             handle.write(json.dumps(row) + "\n")

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from rows import snapshot_step
 
-from genmodels.io import WEIGHTS_FILE
+from genmodels.io import EMA_FILE, WEIGHTS_FILE
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -37,6 +37,8 @@ def latest_rows(file: str) -> dict[str, dict]:
             # A reused run of another variant (e.g. runs/bench-codes/aae-supervised) gets its own row.
             run = Path(row.get("run", ""))
             label = row["model"] if run.name in ("", row["model"]) else f"{row['model']} ({run.name})"
+            if row.get("ema"):  # the run's averaged weights (--ema-decay): a row beside its raw weights'
+                label += ", EMA"
             if "selected_on" in row:  # the run's snapshot chosen on val: a row beside its final weights'
                 label += ", best snapshot on val"
             rows[label] = row
@@ -108,7 +110,7 @@ def _chosen(row: dict) -> str:
     if "selected_on" not in row:
         return ""
     weights = row["weights"]
-    step = "the final weights" if weights == WEIGHTS_FILE else f"step {snapshot_step(weights):,}"
+    step = "the final weights" if weights in (WEIGHTS_FILE, EMA_FILE) else f"step {snapshot_step(weights):,}"
     return f"; measured: {step}, of {len(row['selection_fd'])} by FD on val"
 
 
