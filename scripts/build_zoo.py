@@ -53,10 +53,12 @@ def headline(run: Path) -> list[dict]:
         value = round(row["parzen_log_likelihood"], 1)
         rows.append({"measure": "Parzen log-likelihood", "value": value, "unit": "nats",
                      "protocol": protocol, "command": row["command"]})  # fmt: skip
-    on_full = [  # rows of the weights the entry holds: not those of a snapshot chosen on val
+    on_full = [  # rows of the weights the entry holds: not a snapshot chosen on val, nor the EMA's
         row
         for row in _rows_of("sample_quality.jsonl", shown)
-        if row["real"].startswith("mnist-full/") and row.get("weights", WEIGHTS_FILE) == WEIGHTS_FILE
+        if row["real"].startswith("mnist-full/")
+        and row.get("weights", WEIGHTS_FILE) == WEIGHTS_FILE
+        and not row.get("ema")
     ]
     for row in on_full[-1:]:  # the latest row wins
         protocol = (

@@ -378,3 +378,22 @@ def test_short_training_run_learns_to_classify_and_to_reconstruct(tmp_path):
     assert rec[-1] < rec[0], rec
     assert all(math.isfinite(row["discriminator/gp"]) for row in rows)
     assert (tmp_path / "samples" / "final.png").is_file()  # the trainer's translation grid
+
+
+def test_the_identity_term_adds_lambda_id_times_the_mean_l1_of_g_asked_for_no_change():
+    torch.manual_seed(0)
+    x = torch.rand(3, 1, 8, 8) * 2 - 1
+    batch = {"x": x, "attributes": torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])}
+    plain, with_identity = tiny(), tiny(identity_weight=5.0)
+    with_identity.load_state_dict(plain.state_dict())
+    torch.manual_seed(1)  # the same shuffled targets for both
+    loss, logs = plain.generator_step(batch)
+    torch.manual_seed(1)
+    loss_id, logs_id = with_identity.generator_step(batch)
+    assert "id_l1" not in logs
+    unchanged = plain.generator(x, plain.condition(batch["attributes"], torch.zeros(3, dtype=torch.long)))
+    mean_l1 = (x - unchanged).abs().mean()
+    assert logs_id["id_l1"].item() == pytest.approx(mean_l1.item(), rel=1e-5)
+    assert loss_id.item() == pytest.approx(loss.item() + 5.0 * mean_l1.item(), rel=1e-5)
+    with pytest.raises(ConfigError, match="identity_weight"):
+        tiny(identity_weight=-1.0)

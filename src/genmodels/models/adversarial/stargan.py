@@ -140,6 +140,10 @@ class StarGANConfig(ModelConfig):
     # finest skip), so a per-pixel change such as an inversion needs no code through the bottleneck.
     # Not in the paper's G; see the docstring for what it was measured to do.
     input_skip: bool = False
+    # λ_id of an identity term λ_id · mean |x − G(x, c′)| (c′ the input's own labels): asked for no
+    # change, G returns its input (CycleGAN's identity loss, Zhu et al. 2017, section 5.2). Not in
+    # the StarGAN paper; 0 (off) is the paper's G objective. See the docstring.
+    identity_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.attributes:
@@ -165,6 +169,8 @@ class StarGANConfig(ModelConfig):
                 f"StarGAN's G halves the image twice: height and width must be multiples of 4, "
                 f"got {height}x{width}"
             )
+        if self.identity_weight < 0:
+            raise ConfigError(f"identity_weight (λ_id) must be >= 0, got {self.identity_weight}")
         if (
             min(self.g_channels, self.d_channels, self.d_layers, self.n_critic) < 1
             or self.residual_blocks < 0
@@ -500,7 +506,8 @@ class StarGAN(GenerativeModel):
         }
 
     def generator_step(self, batch: dict[str, Tensor]) -> tuple[Tensor, Logs]:
-        """L_G = −E[D_src(G(x, c))] + λ_cls L_cls^f + λ_rec / D · ‖x − G(G(x, c), c′)‖₁."""
+        """L_G = −E[D_src(G(x, c))] + λ_cls L_cls^f + λ_rec / D · ‖x − G(G(x, c), c′)‖₁
+        (+ λ_id / D · ‖x − G(x, c′)‖₁ with `identity_weight`)."""
         config = self.config
         x = batch["x"]
         labels, label_set = self._labels(batch)
@@ -513,11 +520,17 @@ class StarGAN(GenerativeModel):
         rec = reconstruction_loss(x, reconstruction)
         pixels = x[0].numel()
         loss = wasserstein_generator_loss(scores) + config.cls_weight * cls + config.rec_weight / pixels * rec
-        return loss, {
+        logs = {
             "cls_fake": cls.detach(),
             "accuracy_fake": attribute_accuracy(logits, target, known),
             "rec_l1": (rec / pixels).detach(),  # per-pixel mean, the paper's units
         }
+        if config.identity_weight:
+            unchanged = self.generator(x, self.condition(labels, label_set))
+            identity = reconstruction_loss(x, unchanged)
+            loss = loss + config.identity_weight / pixels * identity
+            logs["id_l1"] = (identity / pixels).detach()
+        return loss, logs
 
     # -- translation ------------------------------------------------------------------------------
     def _columns(self, names: Sequence[str]) -> list[int]:
