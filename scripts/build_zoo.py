@@ -1,6 +1,7 @@
 """Write a zoo entry (src/genmodels/zoo/NAME/) from a finished run on mnist-full.
 
     python scripts/build_zoo.py nade=runs/full/nade vae=runs/full/vae ...
+    python scripts/build_zoo.py --ema aae=runs/full/aae-ema      # the run's averaged weights
 
 For each run: the model is loaded, and its `check` (`genmodels.zoo.check`: for a density, the
 mean NLL in nats of the first 100 test digits of mnist-full, binarised once with seed 0, exact for
@@ -11,8 +12,10 @@ float16 when that moves the check by less than 0.01 nats (and no NLL on the firs
 by more than that either) or, for FD-digits, by less than 0.5%; else in float32.
 The entry gets the run's config.json and train.json, and provenance.json: the training commands
 (train.json's, or the headline rows' `genmodels train`, or `--command` for a run that recorded none) and
-headline numbers from benchmarks/results/*.jsonl (the rows of this run), the code that trained it
-(train.json's `code`, where the trainer recorded it), the commit that built the entry, the check.
+headline numbers from benchmarks/results/*.jsonl (the rows of this run and of the weights shipped),
+the code that trained it (train.json's `code`, where the trainer recorded it), the commit that built
+the entry, the check. With --ema the entry ships the run's averaged weights (`--ema-decay`), and its
+headline rows are those measured with them (`sample_quality.py --ema`, `parzen.py --ema`).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from pathlib import Path
 
 import genmodels
 from genmodels.data import View
-from genmodels.io import CONFIG_FILE, WEIGHTS_FILE, save_tensors
+from genmodels.io import CONFIG_FILE, EMA_FILE, WEIGHTS_FILE, save_tensors
 from genmodels.zoo import PROVENANCE_FILE, ZOO_ROOT, check, check_nll
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,7 +38,7 @@ TOLERANCE = 0.01  # nats: below the two decimals the tables report
 FD_TOLERANCE = 0.005  # relative: FD-digits are reported to one decimal, in the tens to hundreds
 
 
-def headline(run: Path) -> list[dict]:
+def headline(run: Path, ema: bool = False) -> list[dict]:
     """This run's rows in benchmarks/results: the reproduction, Parzen and mnist-full sample-quality
     tables here, the conditional models' tables in `_conditional_headline`."""
     rows = []
@@ -45,7 +48,8 @@ def headline(run: Path) -> list[dict]:
         rows.append({"measure": "test NLL", "value": round(row["test_nll"], 2), "unit": "nats",
                      "protocol": f"mnist-full test, {row['test_view']}, {estimate}",
                      "command": row["command"], "paper": row["paper_nll"]})  # fmt: skip
-    for row in _rows_of("parzen.jsonl", shown)[-1:]:  # the latest row wins
+    parzen = [row for row in _rows_of("parzen.jsonl", shown) if bool(row.get("ema")) == ema]
+    for row in parzen[-1:]:  # the latest row wins
         protocol = (
             f"{row['n_samples']:,} {row['kernels_on']}, σ {row['parzen_sigma']:.3f} chosen on val, "
             "mnist-full test (grey)"
@@ -58,7 +62,7 @@ def headline(run: Path) -> list[dict]:
         for row in _rows_of("sample_quality.jsonl", shown)
         if row["real"].startswith("mnist-full/")
         and row.get("weights", WEIGHTS_FILE) == WEIGHTS_FILE
-        and not row.get("ema")
+        and bool(row.get("ema")) == ema
     ]
     for row in on_full[-1:]:  # the latest row wins
         protocol = (
@@ -68,7 +72,7 @@ def headline(run: Path) -> list[dict]:
         )
         command = (
             f"python benchmarks/sample_quality.py --models {row['model']} --run "
-            f"{row['model']}={shown} --data mnist-full --samples {row['n_fake']}"
+            f"{row['model']}={shown} --data mnist-full --samples {row['n_fake']}{' --ema' if ema else ''}"
         )
         rows.append({"measure": "FD-digits", "value": round(row["fd"], 1), "unit": "FD-digits",
                      "protocol": protocol, "command": command})  # fmt: skip
@@ -147,8 +151,10 @@ def training_commands(run: Path, described: dict, given: list[str]) -> list[str]
     return commands
 
 
-def build(name: str, run: Path, commands: list[str] | None = None) -> dict:
-    model = genmodels.load(run).eval()
+def build(name: str, run: Path, commands: list[str] | None = None, ema: bool = False) -> dict:
+    if ema and not (run / EMA_FILE).is_file():
+        raise SystemExit(f"{run} kept no averaged weights ({EMA_FILE}): train it with --ema-decay")
+    model = genmodels.load(run, use_ema=ema).eval()
     view = genmodels.evaluation_view_of(run, model)
     described = json.loads((run / "train.json").read_text())
     trained_with = training_commands(run, described, commands or [])
@@ -156,7 +162,7 @@ def build(name: str, run: Path, commands: list[str] | None = None) -> dict:
     full = check(model, view, data["name"])["value"]
     weights = model.state_dict()
     half = {k: v.half() if v.is_floating_point() else v for k, v in weights.items()}
-    rounded = genmodels.load(run).eval()
+    rounded = genmodels.load(run, use_ema=ema).eval()
     rounded.load_state_dict(half)
     moved = abs(check(rounded, view, data["name"])["value"] - full)
     if "density" in model.capabilities():
@@ -181,13 +187,14 @@ def build(name: str, run: Path, commands: list[str] | None = None) -> dict:
         "steps": _metrics(run)[-1]["step"],  # reached (a time budget may end a run before its count)
         "train_seconds": next((row["time"] for row in reversed(_metrics(run)) if "time" in row), None),
         "commands": trained_with,
-        "headline": headline(run),
+        "headline": headline(run, ema),
         "trained_by": described.get(
             "code", "not recorded (the trainer recorded no commit before 2026-12-01 22:50)"
         ),
         "built_at_commit": built.stdout.strip() or None,
         "run": str(run),
         "weights": "float16" if use_half else "float32",
+        "weights_of_the_run": EMA_FILE if ema else WEIGHTS_FILE,  # the averaged or the raw weights
         "float16_moved_the_check_by": round(moved, 5),
         "check": check(shipped, view, data["name"]),
         "date": time.strftime("%Y-%m-%d"),
@@ -212,12 +219,15 @@ def main() -> None:
         help="a command that trained the run (repeat for each sitting), where train.json records none; "
         "one entry only",
     )
+    parser.add_argument(
+        "--ema", action="store_true", help="Ship the runs' averaged weights (trained with --ema-decay)."
+    )
     args = parser.parse_args()
     if args.command and len(args.entries) != 1:
         parser.error("--command names the commands of one entry")
     for entry in args.entries:
         name, _, run = entry.partition("=")
-        provenance = build(name, Path(run), args.command)
+        provenance = build(name, Path(run), args.command, args.ema)
         print(
             name, json.dumps({k: provenance[k] for k in ("weights", "float16_moved_the_check_by", "check")})
         )
