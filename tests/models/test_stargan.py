@@ -397,3 +397,30 @@ def test_the_identity_term_adds_lambda_id_times_the_mean_l1_of_g_asked_for_no_ch
     assert loss_id.item() == pytest.approx(loss.item() + 5.0 * mean_l1.item(), rel=1e-5)
     with pytest.raises(ConfigError, match="identity_weight"):
         tiny(identity_weight=-1.0)
+
+
+def test_the_cycle_term_s_warm_up_weight_holds_for_its_steps_then_the_paper_s_lambda_rec():
+    model = tiny(warmup_rec_weight=2.5, warmup_steps=3)
+    assert model.rec_weight() == 2.5  # before the trainer's first call: step 0
+    for step, expected in [(0, 2.5), (2, 2.5), (3, 10.0), (100, 10.0)]:
+        model.on_step(step)
+        assert model.rec_weight() == expected
+    assert tiny().rec_weight() == 10.0
+
+    # The weight is the one the loss uses: an identity G's reconstruction is exact, so compare a
+    # shifted one, whose mean |x − G(G(x, c), c′)| is 0.5 at every pixel.
+    class Shift(nn.Module):
+        def forward(self, x, c):
+            return x + 0.25
+
+    x = torch.rand(3, 1, 8, 8) * 2 - 1
+    batch = {"x": x, "attributes": torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])}
+    losses = []
+    model.generator = Shift()
+    for step in (0, 3):
+        model.on_step(step)
+        torch.manual_seed(1)  # the same shuffled targets at both steps
+        losses.append(model.generator_step(batch)[0].item())
+    assert losses[1] - losses[0] == pytest.approx((10.0 - 2.5) * 0.5, rel=1e-5)
+    with pytest.raises(ConfigError, match="warmup"):
+        tiny(warmup_steps=-1)

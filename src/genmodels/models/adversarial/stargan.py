@@ -144,6 +144,10 @@ class StarGANConfig(ModelConfig):
     # change, G returns its input (CycleGAN's identity loss, Zhu et al. 2017, section 5.2). Not in
     # the StarGAN paper; 0 (off) is the paper's G objective. See the docstring.
     identity_weight: float = 0.0
+    # A warm-up of the cycle term: λ_rec = warmup_rec_weight for the first `warmup_steps` steps, then
+    # rec_weight. Not in the paper (0 steps: off). See the docstring.
+    warmup_rec_weight: float = 0.0
+    warmup_steps: int = 0
 
     def __post_init__(self) -> None:
         if not self.attributes:
@@ -171,6 +175,11 @@ class StarGANConfig(ModelConfig):
             )
         if self.identity_weight < 0:
             raise ConfigError(f"identity_weight (λ_id) must be >= 0, got {self.identity_weight}")
+        if self.warmup_steps < 0 or (self.warmup_steps and self.warmup_rec_weight < 0):
+            raise ConfigError(
+                f"warmup_steps must be >= 0 and warmup_rec_weight >= 0, got {self.warmup_steps} "
+                f"and {self.warmup_rec_weight}"
+            )
         if (
             min(self.g_channels, self.d_channels, self.d_layers, self.n_critic) < 1
             or self.residual_blocks < 0
@@ -454,6 +463,17 @@ class StarGAN(GenerativeModel):
     def condition(self, labels: Tensor, label_set: Tensor) -> Tensor:
         return condition(labels, label_set, self.config.label_sets)
 
+    def on_step(self, step: int) -> None:
+        # The trainer calls this before every step (resumed runs included), so the step need not be
+        # saved with the weights.
+        self.training_step = step
+
+    def rec_weight(self) -> float:
+        """λ_rec at the current step: the warm-up's value during `warmup_steps`, then rec_weight."""
+        config = self.config
+        in_warmup = getattr(self, "training_step", 0) < config.warmup_steps
+        return config.warmup_rec_weight if in_warmup else config.rec_weight
+
     def critic(self, x: Tensor) -> Tensor:
         """D_src alone: the scores whose input gradient the penalty constrains."""
         return self.discriminator(x)[0]
@@ -519,7 +539,7 @@ class StarGAN(GenerativeModel):
         reconstruction = self.generator(fake, self.condition(labels, label_set))
         rec = reconstruction_loss(x, reconstruction)
         pixels = x[0].numel()
-        loss = wasserstein_generator_loss(scores) + config.cls_weight * cls + config.rec_weight / pixels * rec
+        loss = wasserstein_generator_loss(scores) + config.cls_weight * cls + self.rec_weight() / pixels * rec
         logs = {
             "cls_fake": cls.detach(),
             "accuracy_fake": attribute_accuracy(logits, target, known),
