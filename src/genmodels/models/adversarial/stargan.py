@@ -71,6 +71,14 @@ Conventions and departures:
   paper's λ_rec it kept the digit in 41.2% of the inversions (the paper's G: 24.9%), but fewer
   translations reached their target (inverted 87.2%, thickened 86.1%) and the reddened ones kept
   the digit less often (83.3%).
+- Two more options, measured and left off (mnist-full's styles, cpu preset, 16,000 steps):
+  `identity_weight` (λ_id), CycleGAN's identity term λ_id · mean |x − G(x, c′)|: with λ_id = 5 the
+  inversions kept the digit in 30.0% (thick 92.8%, red 90.6%); it asks G to leave an image alone
+  when nothing is to change, which says nothing about an inversion. `warmup_rec_weight` for the
+  first `warmup_steps` (2.5 for 4,000 steps, then 10): 29.3% (thick 93.6%, red 91.4%); no attribute
+  was drawn faithfully by step 4,000, and under λ_rec = 10 the inversions then became codes.
+  Neither does the paper's G run longer (40,000 steps: 18.0%, the codes now other, well-drawn
+  digits), nor the input skip with λ_rec = 2.5 (26.1%).
 - The residual blocks pad by reflection (the library's `ResidualBlock`, shared with CycleGAN); the
   paper's pad with zeros. At 28 px G down-samples 28 → 14 → 7 and D has 3 layers (28 → 14 → 7 → 3)
   instead of 6 (128 → 2).
