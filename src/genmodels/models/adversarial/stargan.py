@@ -414,6 +414,7 @@ class StarGAN(GenerativeModel):
         self.discriminator = Discriminator(
             colours, (height, width), config.d_channels, config.d_layers, len(config.attributes)
         )
+        self.training_step = 0  # the trainer's step (on_step), which λ_rec's warm-up reads
 
     # -- the data's labels ------------------------------------------------------------------------
     @classmethod
@@ -479,7 +480,7 @@ class StarGAN(GenerativeModel):
     def rec_weight(self) -> float:
         """λ_rec at the current step: the warm-up's value during `warmup_steps`, then rec_weight."""
         config = self.config
-        in_warmup = getattr(self, "training_step", 0) < config.warmup_steps
+        in_warmup = self.training_step < config.warmup_steps
         return config.warmup_rec_weight if in_warmup else config.rec_weight
 
     def critic(self, x: Tensor) -> Tensor:
