@@ -72,7 +72,8 @@ prior better (lower FD) and, past 2e-4, covers fewer digits (lower recall). The 
 between snapshots (FD on val 165-223 over the last 50,000 steps of the 2e-4 run), so the weights
 that a run ends with are a draw from that swing. So the `full` recipe also keeps an exponential
 moving average of the weights (decay 0.999; sample from it with `--ema`): on a second seed the
-average as the hour ended gave FD 154.7 and recall 0.839 (its raw weights 179.2 and 0.835), and
+average as the hour ended gave FD 154.7 and recall 0.839 (its raw weights 179.2 and 0.835), on
+seed 0 175.0 and 0.841 (raw 195.2 and 0.818), against the VAE's 183.4 and 0.837, and
 its snapshots' FD on val stayed within 150-162 over the last 40,000 steps. `zoo:aae` is that
 average.
 Over the hour σ(x) falls to about 1e-5 (nothing like the VAE's KL keeps it up); `min_std` floors
