@@ -80,8 +80,6 @@ def measure(
         genmodels.train(
             name, "mnist", preset="cpu", out=run_dir, progress=False, config=config or None, overwrite=True
         )
-    if ema and not (run_dir / EMA_FILE).is_file():
-        raise SystemExit(f"{run_dir} kept no averaged weights ({EMA_FILE}): train it with --ema-decay")
     model = genmodels.load(run_dir, use_ema=ema)
     described = json.loads((run_dir / "train.json").read_text())
     view = evaluation_view(View(**described["data"]["view"]))

@@ -152,8 +152,6 @@ def training_commands(run: Path, described: dict, given: list[str]) -> list[str]
 
 
 def build(name: str, run: Path, commands: list[str] | None = None, ema: bool = False) -> dict:
-    if ema and not (run / EMA_FILE).is_file():
-        raise SystemExit(f"{run} kept no averaged weights ({EMA_FILE}): train it with --ema-decay")
     model = genmodels.load(run, use_ema=ema).eval()
     view = genmodels.evaluation_view_of(run, model)
     described = json.loads((run / "train.json").read_text())

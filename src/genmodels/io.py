@@ -150,6 +150,11 @@ def load_model(
             f"{Path(folder) / CONFIG_FILE}: {name} config cannot build a model ({error})"
         ) from error
     weights_path = Path(folder) / (EMA_FILE if use_ema else WEIGHTS_FILE)
+    if use_ema and not weights_path.is_file():
+        raise ModelFolderError(
+            f"{weights_path}: weights file not found; the run kept no averaged weights "
+            "(train it with --ema-decay)"
+        )
     state = load_tensors(weights_path)
     try:
         model.load_state_dict(state, strict=True)
